@@ -54,7 +54,8 @@ function readConfigFile(path: string, required: boolean): Tree {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!required && (code === 'ENOENT' || code === 'ENOTDIR')) return {};
     throw new ConsulateError('config_unreadable', `cannot read config file ${path}: ${(error as Error).message}`);
   }
   try {
