@@ -37,6 +37,46 @@ export const migrations: readonly Migration[] = [
       await sql`insert into meta (key, value) values ('created_at', ${new Date().toISOString()})`.execute(db);
     },
   },
+  {
+    version: 2,
+    name: 'identity keys and whitelist',
+    async up(db) {
+      await db.schema
+        .createTable('identity_keys')
+        .addColumn('publicKey', 'text', (c) => c.primaryKey())
+        .addColumn('sealedSecret', 'text', (c) => c.notNull())
+        .addColumn('kekSource', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('retiredAt', 'text')
+        .execute();
+      await db.schema
+        .createTable('peers')
+        .addColumn('domain', 'text', (c) => c.primaryKey())
+        .addColumn('federationUrl', 'text', (c) => c.notNull())
+        .addColumn('fileProxyUrl', 'text')
+        .addColumn('relay', 'text')
+        .addColumn('capabilities', 'text', (c) => c.notNull())
+        .addColumn('limits', 'text', (c) => c.notNull())
+        .addColumn('note', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('caBundle', 'text')
+        .addColumn('cardIssued', 'text')
+        .addColumn('addedBy', 'text', (c) => c.notNull())
+        .addColumn('addedAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('peer_keys')
+        .addColumn('domain', 'text', (c) => c.notNull().references('peers.domain').onDelete('cascade'))
+        .addColumn('publicKey', 'text', (c) => c.notNull())
+        .addColumn('notAfter', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('addedAt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('peer_keys_pk', ['domain', 'publicKey'])
+        .execute();
+    },
+  },
 ];
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0);

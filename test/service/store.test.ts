@@ -40,7 +40,7 @@ describe('store', () => {
     await second.close();
     const backups = readdirSync(dataDir).filter((f) => f.endsWith('.bak'));
     expect(backups).toHaveLength(1);
-    expect(backups[0]).toMatch(/^consulate\.db\.v1-/);
+    expect(backups[0]).toMatch(new RegExp(`^consulate\\.db\\.v${migrations.length}-`));
   });
 
   it('rolls a failing migration back completely and names it', async () => {
@@ -59,7 +59,7 @@ describe('store', () => {
       message: expect.stringContaining('half done'),
     });
     const store = await openStore({ dataDir, logger });
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(migrations.at(-1)?.version);
     const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'half'`.execute(store.db);
     expect(tables.rows).toEqual([]);
     await store.close();
