@@ -84,9 +84,7 @@ export class HandshakeState {
     this.#staticKeyPair = options.staticKeyPair ? copyKeyPair(options.staticKeyPair, 'static key pair') : null;
     this.#ephemeralKeyPair = options.ephemeralKeyPair ? copyKeyPair(options.ephemeralKeyPair, 'ephemeral key pair') : null;
     this.#remoteStatic = options.remoteStaticPublicKey ? copyKey(options.remoteStaticPublicKey, 'remote static public key') : null;
-    this.#remoteEphemeral = options.remoteEphemeralPublicKey
-      ? copyKey(options.remoteEphemeralPublicKey, 'remote ephemeral public key')
-      : null;
+    this.#remoteEphemeral = options.remoteEphemeralPublicKey ? copyKey(options.remoteEphemeralPublicKey, 'remote ephemeral public key') : null;
     this.#psks = (options.psks ?? []).map((psk) => {
       if (!(psk instanceof Uint8Array) || psk.length !== pskLength) throw new NoiseError('invalid_key', `a psk must be ${pskLength} bytes`);
       return Uint8Array.from(psk);

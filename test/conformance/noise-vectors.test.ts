@@ -1,15 +1,7 @@
 import { readFileSync } from 'node:fs';
 import sodium from 'libsodium-wrappers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  CipherState,
-  HandshakeState,
-  NoiseError,
-  keyPairFromSecretKey,
-  maxMessageLength,
-  ready,
-  type SplitCipherStates,
-} from '../../service/link/noise.js';
+import { CipherState, HandshakeState, NoiseError, keyPairFromSecretKey, maxMessageLength, ready, type SplitCipherStates } from '../../service/link/noise.js';
 
 interface VectorMessage {
   payload: string;
@@ -55,9 +47,7 @@ const optionalHex = (hex: string | undefined): Uint8Array | undefined => (hex ==
 const optionalKeyPair = (hex: string | undefined) => (hex === undefined ? undefined : keyPairFromSecretKey(fromHex(hex)));
 
 function sourceOf(array: 'vectors' | 'noise_c_vectors', index: number): string {
-  const source = file.sources.find(
-    (s) => (s.array ?? 'vectors') === array && index >= s.vectors_index_range[0] && index <= s.vectors_index_range[1],
-  );
+  const source = file.sources.find((s) => (s.array ?? 'vectors') === array && index >= s.vectors_index_range[0] && index <= s.vectors_index_range[1]);
   return `${source?.repository ?? 'unknown source'} #${index}`;
 }
 
@@ -280,7 +270,12 @@ describe('Noise failure modes', () => {
 
   it('refuses an IK initiator without the pinned responder key', () => {
     expectNoiseError(
-      () => new HandshakeState({ protocolName: 'Noise_IK_25519_ChaChaPoly_BLAKE2b', initiator: true, staticKeyPair: keyPairFromSecretKey(new Uint8Array(32).fill(3)) }),
+      () =>
+        new HandshakeState({
+          protocolName: 'Noise_IK_25519_ChaChaPoly_BLAKE2b',
+          initiator: true,
+          staticKeyPair: keyPairFromSecretKey(new Uint8Array(32).fill(3)),
+        }),
       'missing_key',
     );
     expectNoiseError(() => new HandshakeState({ protocolName: 'Noise_NN_25519_ChaChaPoly_BLAKE2b', initiator: true }), 'unsupported_protocol');
