@@ -31,6 +31,8 @@ export interface FatalMessage {
 export interface ExitInfo {
   code: number | null;
   signal: string | null;
+  /** Why the process could not run at all, when that is the case. */
+  error?: string;
 }
 
 /** The slice of a child process the supervisor needs; adapters exist for both runtimes. */
@@ -137,6 +139,7 @@ export function formatSeconds(ms: number): string {
 }
 
 function describeExit(exit: ExitInfo): string {
+  if (exit.error) return `could not run: ${exit.error}`;
   if (exit.signal) return `killed by ${exit.signal}`;
   return `exited with code ${exit.code ?? 'unknown'}`;
 }
@@ -356,9 +359,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 }
 
 /** A SpawnService over child_process.fork, for plain Node (tests, a non-Electron host). */
-export function forkSpawner(options: { execArgv?: string[] } = {}): SpawnService {
+export function forkSpawner(options: { execArgv?: string[]; execPath?: string } = {}): SpawnService {
   return ({ modulePath, args, env }) => {
-    const child = fork(modulePath, args, { env, execArgv: options.execArgv ?? [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(modulePath, args, {
+      env,
+      execArgv: options.execArgv ?? [],
+      ...(options.execPath ? { execPath: options.execPath } : {}),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     return {
       get pid() {
         return child.pid;
@@ -373,7 +381,17 @@ export function forkSpawner(options: { execArgv?: string[] } = {}): SpawnService
         child.on('message', listener);
       },
       onExit(listener) {
-        child.once('exit', (code, signal) => listener({ code, signal }));
+        // A child that could not be spawned at all (ENOENT) emits 'error' and no 'exit'.
+        let reported = false;
+        const report = (exit: ExitInfo) => {
+          if (reported) return;
+          reported = true;
+          listener(exit);
+        };
+        child.once('exit', (code, signal) => report({ code, signal }));
+        child.once('error', (error) => {
+          if (child.pid === undefined) report({ code: null, signal: null, error: error.message });
+        });
       },
       terminate() {
         child.kill('SIGTERM');
