@@ -1,9 +1,19 @@
+import { readFileSync } from 'node:fs';
 import type Router from '@koa/router';
 import type { Registry } from 'prom-client';
 import { startAdminServer, type AdminServer, type AdminState } from './admin/server.js';
 import { SessionStore } from './admin/sessions.js';
 import { statusResponse, type StatusResponse } from './admin/contract.js';
 import type { Config } from './config/schema.js';
+import { ConsulateError } from './errors.js';
+import { federationRoutes } from './federation/admin-routes.js';
+import { FederationListener } from './federation/listener.js';
+import { PeerStatusBoard } from './federation/peer-status.js';
+import { readTlsMaterial } from './federation/tls-files.js';
+import { Whitelist } from './federation/whitelist.js';
+import { IdentityStore, type IdentityKey } from './identity/identity.js';
+import { resolveKek } from './identity/kek.js';
+import { LinkManager, type FrameHandlers } from './link/manager.js';
 import { openStore, type Store } from './store/database.js';
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
@@ -13,14 +23,24 @@ export interface ServiceOptions {
   config: Config;
   dataDir: string;
   logger: Logger;
+  env?: NodeJS.ProcessEnv;
   now?: () => Date;
+  /** Handlers for federation requests (lookup, deliver, call.join) from the messaging layer. */
+  frameHandlers?: FrameHandlers;
+  /** How often to look for changes other processes (the CLI) made to the store (default 500 ms). */
+  storePollMs?: number;
+  /** Overrides for link timing, for tests. */
+  link?: Partial<Pick<import('./link/manager.js').LinkManagerOptions, 'session' | 'backoff' | 'maxSkewMs' | 'keyGraceMs' | 'handshakeTimeoutMs'>>;
 }
 
 type Readiness = Record<string, { ready: boolean; detail?: string }>;
 
+/** How long our own retired keys still open handshakes from peers that have not re-pinned. */
+const ownKeyGraceMs = 7 * 86_400_000;
+
 /**
- * One running appliance: its store, metrics and listeners. Several can live in one
- * process (tests, `consulate demo`), so nothing here is a module-level singleton.
+ * One running appliance: its store, identity, whitelist, links and listeners. Several
+ * can live in one process (tests, `consulate demo`): nothing here is a module singleton.
  */
 export class Service {
   readonly config: Config;
@@ -29,23 +49,35 @@ export class Service {
   readonly metrics: Registry;
   readonly sessions = new SessionStore();
   readonly startedAt: Date;
+  readonly peerStatus: PeerStatusBoard;
   #store: Store | undefined;
   #admin: AdminServer | undefined;
+  #federation: FederationListener | undefined;
+  #links: LinkManager | undefined;
+  #whitelist: Whitelist | undefined;
+  #identities: IdentityStore | undefined;
+  #identityCache: IdentityKey[] = [];
   #loginToken = '';
-  readonly #components: Readiness = { store: { ready: false }, admin: { ready: false } };
+  #poll: NodeJS.Timeout | undefined;
+  #dataVersion = -1;
+  readonly #options: ServiceOptions;
+  readonly #components: Readiness = { store: { ready: false }, identity: { ready: false }, federation: { ready: false }, admin: { ready: false } };
   readonly #routes: Array<(router: Router<AdminState>) => void> = [];
 
   constructor(options: ServiceOptions) {
+    this.#options = options;
     this.config = options.config;
     this.dataDir = options.dataDir;
     this.logger = options.logger;
     this.metrics = createMetrics();
+    this.peerStatus = new PeerStatusBoard(this.metrics);
     this.startedAt = (options.now ?? (() => new Date()))();
     this.#routes.push((router) => {
       router.get('/status', (ctx) => {
         ctx.body = statusResponse.parse(this.status()) satisfies StatusResponse;
       });
     });
+    this.#routes.push((router) => federationRoutes(router, this));
   }
 
   get store(): Store {
@@ -53,8 +85,35 @@ export class Service {
     return this.#store;
   }
 
+  get whitelist(): Whitelist {
+    if (!this.#whitelist) throw new Error('service not started');
+    return this.#whitelist;
+  }
+
+  get links(): LinkManager {
+    if (!this.#links) throw new Error('service not started');
+    return this.#links;
+  }
+
+  get identities(): IdentityStore {
+    if (!this.#identities) throw new Error('service not started');
+    return this.#identities;
+  }
+
+  get federation(): FederationListener | undefined {
+    return this.#federation;
+  }
+
   get adminUrl(): string {
     return this.#admin?.url ?? '';
+  }
+
+  /** The URL peers dial: configured, or derived from the federation host name and port. */
+  get federationUrl(): string {
+    const { publicUrl, hostname, port } = this.config.federation;
+    if (publicUrl) return publicUrl.replace(/\/$/, '');
+    const host = hostname ?? 'localhost';
+    return `https://${host}:${this.#federation?.port || port}`;
   }
 
   /** The GUI link with the one-time token in the fragment, so it never reaches a server log. */
@@ -78,10 +137,52 @@ export class Service {
     };
   }
 
+  /** The active identity key first, then our retired keys still in their grace period. */
+  async localIdentities(): Promise<IdentityKey[]> {
+    return this.#identityCache;
+  }
+
   async start(): Promise<void> {
     try {
-      this.#store = await openStore({ dataDir: this.dataDir, logger: this.logger });
-      this.#components['store'] = { ready: true, detail: `schema v${this.#store.schemaVersion}` };
+      const store = await openStore({ dataDir: this.dataDir, logger: this.logger });
+      this.#store = store;
+      this.#components['store'] = { ready: true, detail: `schema v${store.schemaVersion}` };
+
+      this.#identities = new IdentityStore(store.db, resolveKek(this.dataDir, this.#options.env ?? process.env));
+      if (!(await this.#identities.hasIdentity())) {
+        const created = await this.#identities.create();
+        this.logger.info({ fingerprint: created.fingerprint }, 'created this appliance identity key');
+      }
+      await this.#loadIdentities();
+      this.#components['identity'] = { ready: true, detail: this.#identityCache[0]?.fingerprint ?? '' };
+
+      this.#whitelist = new Whitelist(store.db, { ownDomain: this.config.domain });
+      const caBundleFile = this.config.federation.caBundleFile;
+      const caBundle = caBundleFile ? [readCaBundle(caBundleFile)] : [];
+      this.#links = new LinkManager({
+        ownDomain: this.config.domain,
+        whitelist: this.#whitelist,
+        identities: () => this.localIdentities(),
+        status: this.peerStatus,
+        logger: this.logger.child({ component: 'link' }),
+        caBundle: () => caBundle,
+        ...(this.#options.frameHandlers ? { handlers: this.#options.frameHandlers } : {}),
+        ...this.#options.link,
+      });
+      this.#whitelist.on('changed', () => void this.#links?.sync());
+
+      const tls = readTlsMaterial(this.dataDir);
+      if (tls) {
+        this.#federation = new FederationListener({ host: this.config.federation.host, port: this.config.federation.port, logger: this.logger, defaultTls: tls });
+        this.#links.attach(this.#federation.server);
+        const port = await this.#federation.listen(this.config.federation.host, this.config.federation.port);
+        this.#components['federation'] = { ready: true, detail: `${this.config.federation.host}:${port}` };
+      } else {
+        this.#components['federation'] = { ready: false, detail: 'no certificate installed: run `consulate cert import` or `consulate ca init` (see docs/certificates.md)' };
+        this.logger.warn('federation listener not started: no certificate installed (see docs/certificates.md)');
+      }
+      await this.#links.sync();
+
       this.#loginToken = this.sessions.issueLoginToken();
       this.#admin = await startAdminServer({
         host: this.config.admin.host,
@@ -94,19 +195,80 @@ export class Service {
         routes: this.#routes,
       });
       this.#components['admin'] = { ready: true, detail: this.#admin.url };
+      this.#dataVersion = store.sqlite.pragma('data_version', { simple: true }) as number;
+      this.#poll = setInterval(() => void this.#checkStore(), this.#options.storePollMs ?? 500);
+      this.#poll.unref();
     } catch (error) {
       await this.stop();
       throw error;
     }
   }
 
+  /** Picks up what another process (the CLI) committed: whitelist edits, a rotated key. */
+  async #checkStore(): Promise<void> {
+    const store = this.#store;
+    if (!store) return;
+    const current = store.sqlite.pragma('data_version', { simple: true }) as number;
+    if (current === this.#dataVersion) return;
+    this.#dataVersion = current;
+    const before = this.#identityCache[0]?.id;
+    await this.#loadIdentities();
+    const after = this.#identityCache[0];
+    if (after && before && after.id !== before) {
+      const previous = this.#identityCache.find((k) => k.id === before);
+      if (previous) await this.announceRotation(previous, after);
+    }
+    await this.#links?.sync();
+  }
+
+  async #loadIdentities(): Promise<void> {
+    const identities = this.identities;
+    const active = await identities.active();
+    const retired = (await identities.history()).filter(
+      (k) => k.status === 'retired' && k.retiredAt !== null && Date.parse(k.retiredAt) + ownKeyGraceMs > Date.now(),
+    );
+    const unsealed = await Promise.all(retired.map((k) => identities.unseal(k.id)));
+    this.#identityCache = [active, ...unsealed];
+  }
+
+  /** Rotates our identity key: peers are told over the current links, then links re-dial with the new key. */
+  async rotateKey(actor: string): Promise<{ previous: IdentityKey; next: IdentityKey; told: string[] }> {
+    const { previous, next } = await this.identities.rotate();
+    await this.#loadIdentities();
+    this.#dataVersion = this.store.sqlite.pragma('data_version', { simple: true }) as number;
+    const told = await this.announceRotation(previous, next);
+    this.logger.info({ actor, fingerprint: next.fingerprint, told }, 'identity key rotated');
+    return { previous, next, told };
+  }
+
+  async announceRotation(previous: IdentityKey, next: IdentityKey): Promise<string[]> {
+    const told = await this.links.announceRotation(previous, next);
+    await this.links.sync();
+    return told;
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.#poll);
     for (const component of Object.values(this.#components)) component.ready = false;
     const admin = this.#admin;
     this.#admin = undefined;
     await admin?.close();
+    const links = this.#links;
+    this.#links = undefined;
+    await links?.close();
+    const federation = this.#federation;
+    this.#federation = undefined;
+    await federation?.close();
     const store = this.#store;
     this.#store = undefined;
     await store?.close();
+  }
+}
+
+function readCaBundle(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConsulateError('config_invalid', `federation.caBundleFile: cannot read ${path}: ${(error as Error).message}`);
   }
 }

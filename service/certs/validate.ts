@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { parseCertificates } from './bundle.js';
-import { displayName, ekuAny, ekuServerAuth, isSelfSigned, type ParsedCertificate } from './certificate.js';
+import { displayName, ekuAny, ekuServerAuth, isSelfSigned, namesMatch, type ParsedCertificate } from './certificate.js';
 import { buildChain, orderChain } from './chain.js';
 import { CertError, type CertErrorCode } from './errors.js';
 import { expiryState, type ExpiryStatus } from './expiry.js';
@@ -173,7 +173,11 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
       return false;
     }
   };
-  const leaf = orderChain(bundle, bundle.find(matchesKey))[0] as ParsedCertificate;
+  // The structure decides which certificate is the leaf; the key only breaks a tie, so a key
+  // belonging to the intermediate is reported as a mismatch instead of promoting the intermediate.
+  const endOfChain = bundle.filter((cert) => !bundle.some((other) => other !== cert && !other.selfIssued && namesMatch(other.issuerKey, cert.subjectKey)));
+  const hint = endOfChain.length > 1 ? endOfChain.find(matchesKey) : undefined;
+  const leaf = orderChain(bundle, hint)[0] as ParsedCertificate;
   const leafName = `"${leaf.subject}"`;
 
   // Key match.

@@ -6,9 +6,12 @@ import { isConsulateError } from '../errors.js';
 import { configFileName, loadConfig, redact } from '../config/load.js';
 import { configKeys } from '../config/schema.js';
 import { ensureDataDir, openStore } from '../store/database.js';
+import { IdentityStore } from '../identity/identity.js';
+import { resolveKek } from '../identity/kek.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { version } from '../version.js';
 import { resolveDataDir } from './data-dir.js';
+import { addFederationCommands } from './federation-commands.js';
 import { hasParent, notifyParent, onParentShutdown } from './parent.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
@@ -103,6 +106,9 @@ async function init(global: GlobalOptions, options: Record<string, unknown> & { 
   const logger = createLogger({ level: 'warn', format: config.log.format, destination: process.stderr });
   const store = await openStore({ dataDir, logger });
   process.stdout.write(`database ${store.path} at schema v${store.schemaVersion}\n`);
+  const identities = new IdentityStore(store.db, resolveKek(dataDir));
+  const identity = (await identities.hasIdentity()) ? await identities.active() : await identities.create();
+  process.stdout.write(`identity key fingerprint ${identity.fingerprint}\n`);
   await store.close();
   process.stdout.write(`Consulate initialised for ${config.domain} in ${dataDir}\nnext: consulate serve --data-dir ${dataDir}\n`);
 }
@@ -137,6 +143,8 @@ export function buildProgram(): Command {
     .action(() => {
       process.stdout.write(`consulate ${version} (node ${process.versions.node})\n`);
     });
+
+  addFederationCommands(program);
 
   const config = program.command('config').description('inspect the configuration');
   addConfigFlags(

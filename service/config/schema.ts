@@ -39,6 +39,10 @@ export const configSchema = z.strictObject({
       port: port.default(8443),
       /** Public host name of the federation listener (certificate SAN). */
       hostname: hostname.optional(),
+      /** URL peers dial, as written into this appliance's card; default https://<hostname>:<port>. */
+      publicUrl: z.url({ protocol: /^https$/ }).optional(),
+      /** PEM file of extra trust anchors for every peer (enterprise or air-gapped CA). */
+      caBundleFile: z.string().min(1).optional(),
     })
     .prefault({}),
   fileProxy: z

@@ -97,6 +97,15 @@ export class IdentityStore {
     return { publicKey, secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret), id: row.publicKey, fingerprint: fingerprint(publicKey), createdAt: row.createdAt };
   }
 
+  /** Unseals a key by id, active or retired (the responder still opens handshakes sent to a retired key during its grace). */
+  async unseal(id: string): Promise<IdentityKey> {
+    const row = await this.db.selectFrom('identity_keys').selectAll().where('publicKey', '=', id).executeTakeFirst();
+    if (!row) throw new ConsulateError('identity_missing', `no identity key ${fingerprintOf(id)}`);
+    const sodium = await loadSodium();
+    const publicKey = fromBase64Url(row.publicKey);
+    return { publicKey, secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret), id: row.publicKey, fingerprint: fingerprint(publicKey), createdAt: row.createdAt };
+  }
+
   /** Makes a new active key and retires the current one; returns both for the rotation statement. */
   async rotate(): Promise<{ previous: IdentityKey; next: IdentityKey }> {
     const previous = await this.active();

@@ -75,7 +75,7 @@ describe('admin API security', () => {
 
     const status = await fetch(`${base}/api/status`, { headers: { cookie } });
     expect(status.status).toBe(200);
-    expect(await status.json()).toMatchObject({ domain: 'a.example', ready: true });
+    expect(await status.json()).toMatchObject({ domain: 'a.example', ready: false });
   });
 
   it('refuses a state change without the CSRF header, or from another site', async () => {

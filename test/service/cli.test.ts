@@ -26,9 +26,13 @@ describe('consulate serve', () => {
     expect(metrics).toMatch(/^consulate_build_info\{version="\d+\.\d+\.\d+",node="[\d.]+"\} 1$/m);
     expect(metrics).toContain('consulate_process_resident_memory_bytes');
 
+    // A fresh appliance has no certificate yet, so it is alive but not ready to federate, and says why.
     const ready = await fetch(`${service.adminUrl}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ ready: true, components: { store: { ready: true }, admin: { ready: true } } });
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({
+      ready: false,
+      components: { store: { ready: true }, identity: { ready: true }, admin: { ready: true }, federation: { ready: false, detail: expect.stringContaining('no certificate') } },
+    });
 
     const { code, ms } = await service.stop('SIGINT');
     expect(code).toBe(0);

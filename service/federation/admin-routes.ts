@@ -1,0 +1,116 @@
+import type Router from '@koa/router';
+import { parseBody, type AdminState } from '../admin/server.js';
+import {
+  cardImportRequest,
+  cardPreviewRequest,
+  peerRemoveRequest,
+  peerUpdateRequest,
+  type CardPreviewResponse,
+  type CardResponse,
+  type DoctorResponse,
+  type IdentityResponse,
+  type PeerView,
+  type RotateResponse,
+} from '../admin/contract.js';
+import { ConsulateError } from '../errors.js';
+import type { Service } from '../app.js';
+import { cardToText, createCard, parseCard, verifyCard } from './card.js';
+import { checkPeer } from './doctor.js';
+import type { Peer } from './whitelist.js';
+
+const actor = 'admin (GUI)';
+
+export function peerView(service: Service, peer: Peer): PeerView {
+  const { domain: _domain, ...status } = service.peerStatus.get(peer.domain);
+  return { ...peer, status };
+}
+
+/** Builds this appliance's current card from its identity and configuration. */
+export async function currentCard(service: Service, validDays = 30) {
+  const identity = (await service.localIdentities())[0];
+  if (!identity) throw new ConsulateError('identity_missing', 'no identity key');
+  return createCard(identity, { domain: service.config.domain, federationUrl: service.federationUrl }, { validDays });
+}
+
+export function federationRoutes(router: Router<AdminState>, service: Service): void {
+  router.get('/identity', async (ctx) => {
+    const [active] = await service.localIdentities();
+    if (!active) throw new ConsulateError('identity_missing', 'no identity key');
+    ctx.body = {
+      domain: service.config.domain,
+      fingerprint: active.fingerprint,
+      publicKey: active.id,
+      createdAt: active.createdAt,
+      history: await service.identities.history(),
+    } satisfies IdentityResponse;
+  });
+
+  router.post('/identity/rotate', async (ctx) => {
+    const { previous, next, told } = await service.rotateKey(actor);
+    ctx.body = { fingerprint: next.fingerprint, previousFingerprint: previous.fingerprint, told } satisfies RotateResponse;
+  });
+
+  router.get('/card', async (ctx) => {
+    const card = await currentCard(service);
+    const { fingerprint } = await verifyCard(card);
+    ctx.body = { card, text: cardToText(card), fingerprint } satisfies CardResponse;
+  });
+
+  router.get('/peers', async (ctx) => {
+    ctx.body = (await service.whitelist.list()).map((p) => peerView(service, p));
+  });
+
+  router.get('/peers/:domain', async (ctx) => {
+    ctx.body = peerView(service, await service.whitelist.require(ctx.params['domain'] as string));
+  });
+
+  router.post('/peers/preview', async (ctx) => {
+    const { card: text } = parseBody(cardPreviewRequest, ctx.request.body);
+    const { card, fingerprint } = await verifyCard(parseCard(text));
+    const existing = await service.whitelist.get(card.domain);
+    const effect = !existing ? 'add' : existing.keys.some((k) => k.publicKey === card.publicKey) ? 'refresh' : 'replace_key';
+    ctx.body = { domain: card.domain, federationUrl: card.federationUrl, fingerprint, expires: card.expires, effect } satisfies CardPreviewResponse;
+  });
+
+  router.post('/peers/import', async (ctx) => {
+    const body = parseBody(cardImportRequest, ctx.request.body);
+    const { card, fingerprint } = await verifyCard(parseCard(body.card));
+    if (body.confirmFingerprint.trim().toLowerCase() !== fingerprint) {
+      throw new ConsulateError('fingerprint_mismatch', `the confirmed fingerprint does not match the card's (${fingerprint}); compare it with the peer's admin again`);
+    }
+    const { peer, created } = await service.whitelist.importCard(card, actor, {
+      ...(body.replaceKey !== undefined ? { replaceKey: body.replaceKey } : {}),
+      ...(body.capabilities ? { capabilities: body.capabilities } : {}),
+      ...(body.note !== undefined ? { note: body.note } : {}),
+    });
+    ctx.status = created ? 201 : 200;
+    ctx.body = peerView(service, peer);
+  });
+
+  router.patch('/peers/:domain', async (ctx) => {
+    const patch = parseBody(peerUpdateRequest, ctx.request.body);
+    ctx.body = peerView(service, await service.whitelist.update(ctx.params['domain'] as string, patch, actor));
+  });
+
+  router.post('/peers/:domain/suspend', async (ctx) => {
+    ctx.body = peerView(service, await service.whitelist.setState(ctx.params['domain'] as string, 'suspended', actor));
+  });
+
+  router.post('/peers/:domain/resume', async (ctx) => {
+    ctx.body = peerView(service, await service.whitelist.setState(ctx.params['domain'] as string, 'active', actor));
+  });
+
+  router.delete('/peers/:domain', async (ctx) => {
+    const { confirm } = parseBody(peerRemoveRequest, ctx.request.body);
+    await service.whitelist.remove(ctx.params['domain'] as string, actor, confirm);
+    ctx.status = 204;
+  });
+
+  router.post('/peers/:domain/check', async (ctx) => {
+    const peer = await service.whitelist.require(ctx.params['domain'] as string);
+    const [identity] = await service.localIdentities();
+    if (!identity) throw new ConsulateError('identity_missing', 'no identity key');
+    const steps = await checkPeer({ peer, ownDomain: service.config.domain, identity, caBundle: service.links.options.caBundle?.() ?? [] });
+    ctx.body = { domain: peer.domain, ok: steps.length === 5 && steps.every((s) => s.ok), steps } satisfies DoctorResponse;
+  });
+}
