@@ -32,6 +32,8 @@ export function hardenedWebPreferences(preloadPath: string): WebPreferences {
     experimentalFeatures: false,
     navigateOnDragDrop: false,
     enableBlinkFeatures: '',
+    // Middle-click (auxclick) can open links in a new window without a window.open call.
+    disableBlinkFeatures: 'Auxclick',
     safeDialogs: true,
     spellcheck: false,
     // DevTools stay available: the window shows only our own GUI, and an operator

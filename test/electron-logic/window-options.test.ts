@@ -19,10 +19,11 @@ describe('window options', () => {
       experimentalFeatures: false,
       navigateOnDragDrop: false,
       enableBlinkFeatures: '',
+      disableBlinkFeatures: 'Auxclick',
     });
     // Nothing that re-opens a hole may sneak in through a later edit.
     const prefs = options.webPreferences as Record<string, unknown>;
-    for (const risky of ['disableBlinkFeatures', 'additionalArguments', 'partition', 'session', 'javascript', 'plugins']) expect(prefs).not.toHaveProperty(risky);
+    for (const risky of ['additionalArguments', 'partition', 'session', 'javascript', 'plugins']) expect(prefs).not.toHaveProperty(risky);
     expect(options.show).toBe(false);
   });
 
