@@ -43,6 +43,14 @@ async function withLocal<T>(command: Command, run: (local: Local) => Promise<T>)
   }
 }
 
+function readCardFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConsulateError('card_unreadable', `cannot read card file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 function out(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
@@ -115,7 +123,7 @@ export function addFederationCommands(program: Command): void {
     .option('--note <text>', 'free-text note')
     .action(async (input: string, options: { yes?: boolean; replaceKey?: boolean; capabilities?: string; note?: string }, command: Command) =>
       withLocal(command, async ({ whitelist }) => {
-        const text = input.trim().startsWith('consulate-card:') || input.trim().startsWith('{') ? input : readFileSync(input, 'utf8');
+        const text = input.trim().startsWith('consulate-card:') || input.trim().startsWith('{') ? input : readCardFile(input);
         const { card: verified, fingerprint } = await verifyCard(parseCard(text));
         out(`peer        ${verified.domain}`);
         out(`federation  ${verified.federationUrl}`);
