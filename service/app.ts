@@ -80,6 +80,16 @@ export class Service {
     this.#routes.push((router) => federationRoutes(router, this));
   }
 
+  /** Adds admin API routes (behind the session check); call before start(). */
+  addAdminRoutes(add: (router: Router<AdminState>) => void): void {
+    this.#routes.push(add);
+  }
+
+  /** Readiness of each component, as /readyz reports it. */
+  readiness(): Readiness {
+    return { ...this.#components };
+  }
+
   get store(): Store {
     if (!this.#store) throw new Error('service not started');
     return this.#store;
