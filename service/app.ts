@@ -13,7 +13,7 @@ import { readTlsMaterial } from './federation/tls-files.js';
 import { Whitelist } from './federation/whitelist.js';
 import { IdentityStore, type IdentityKey } from './identity/identity.js';
 import { resolveKek } from './identity/kek.js';
-import { LinkManager, type FrameHandlers } from './link/manager.js';
+import { LinkManager, type FrameHandlers, type LinkManagerOptions } from './link/manager.js';
 import { openStore, type Store } from './store/database.js';
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
@@ -30,7 +30,7 @@ export interface ServiceOptions {
   /** How often to look for changes other processes (the CLI) made to the store (default 500 ms). */
   storePollMs?: number;
   /** Overrides for link timing, for tests. */
-  link?: Partial<Pick<import('./link/manager.js').LinkManagerOptions, 'session' | 'backoff' | 'maxSkewMs' | 'keyGraceMs' | 'handshakeTimeoutMs'>>;
+  link?: Partial<Pick<LinkManagerOptions, 'session' | 'backoff' | 'maxSkewMs' | 'keyGraceMs' | 'handshakeTimeoutMs'>>;
 }
 
 type Readiness = Record<string, { ready: boolean; detail?: string }>;

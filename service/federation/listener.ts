@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -69,6 +70,6 @@ export class FederationListener {
   }
 
   close(): Promise<void> {
-    return closeServer(this.server as unknown as import('node:http').Server, 1000);
+    return closeServer(this.server as unknown as HttpServer, 1000);
   }
 }

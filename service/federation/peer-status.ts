@@ -48,7 +48,7 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
       labelNames: ['peer', 'direction'],
       registers: [registry],
     });
-    const board = this;
+    const statuses = this.#status;
     new Gauge({
       name: 'consulate_peer_link_up',
       help: '1 when the link in that direction is up.',
@@ -56,7 +56,7 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of board.#status.values()) {
+        for (const s of statuses.values()) {
           this.set({ peer: s.domain, direction: 'outbound' }, s.outbound === 'up' ? 1 : 0);
           this.set({ peer: s.domain, direction: 'inbound' }, s.inbound === 'up' ? 1 : 0);
         }
@@ -69,7 +69,7 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of board.#status.values()) if (s.rttMs !== null) this.set({ peer: s.domain }, s.rttMs / 1000);
+        for (const s of statuses.values()) if (s.rttMs !== null) this.set({ peer: s.domain }, s.rttMs / 1000);
       },
     });
     new Gauge({
@@ -79,7 +79,7 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of board.#status.values()) this.set({ peer: s.domain }, s.keyAlarm ? 1 : 0);
+        for (const s of statuses.values()) this.set({ peer: s.domain }, s.keyAlarm ? 1 : 0);
       },
     });
   }

@@ -8,7 +8,7 @@ import type { IdentityKey } from '../identity/identity.js';
 import type { Logger } from '../telemetry/logger.js';
 import { backoffDelay } from './backoff.js';
 import { LinkError, type LinkErrorCode } from './errors.js';
-import { responseType, type FrameOf, type RequestType } from './frames.js';
+import type { responseType, FrameOf, RequestType } from './frames.js';
 import { initiate, linkPath, respond, staticMatchesPins, type AcceptedClaim } from './handshake.js';
 import { verifyRotation, rotationStatement } from './rotation.js';
 import { LinkSession, type LinkSessionOptions, type RequestFrame, type RequestHandler } from './session.js';
@@ -251,7 +251,7 @@ export class LinkManager {
   }
 
   async #accept(ws: WebSocket, remoteAddress: string): Promise<void> {
-    const { logger, status, whitelist } = this.#options;
+    const { logger, status } = this.#options;
     let claimedDomain: string | undefined;
     let knownPeer: string | undefined;
     try {
