@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { fromBer, toArrayBuffer } from './asn1.js';
 import { certificateInfo, parseCertificateDer, type CertificateInfo, type ParsedCertificate } from './certificate.js';
 import { orderChain } from './chain.js';
 import { CertError } from './errors.js';
@@ -31,15 +32,11 @@ const certificateLabels = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED C
 const pkcs7Labels = new Set(['PKCS7', 'PKCS #7 SIGNED DATA', 'CMS']);
 const signedDataOid = '1.2.840.113549.1.7.2';
 
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
 /** OpenSSL's TRUSTED CERTIFICATE appends trust settings after the certificate; keep the certificate. */
 function firstElement(der: Uint8Array): Uint8Array {
-  const parsed = asn1js.fromBER(toArrayBuffer(der));
-  if (parsed.offset === -1) throw new CertError('der_malformed', 'a certificate block is not valid DER');
-  return der.subarray(0, parsed.offset);
+  const parsed = fromBer(der);
+  if (!parsed) throw new CertError('der_malformed', 'a certificate block is not valid DER');
+  return der.subarray(0, parsed.length);
 }
 
 export function readPkcs7(der: Uint8Array): ParsedCertificate[] {
@@ -65,8 +62,8 @@ function certificatesFromBlocks(blocks: readonly PemBlock[]): ParsedCertificate[
 type DerKind = 'certificate' | 'pkcs7' | 'pkcs12';
 
 function sniffDer(der: Uint8Array): DerKind {
-  const parsed = asn1js.fromBER(toArrayBuffer(der));
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) {
+  const parsed = fromBer(der);
+  if (!parsed || !(parsed.result instanceof asn1js.Sequence)) {
     throw new CertError('format_unknown', 'the file is neither PEM nor a DER certificate, PKCS#7 or PKCS#12 file');
   }
   const [first, second] = parsed.result.valueBlock.value;

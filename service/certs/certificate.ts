@@ -1,5 +1,6 @@
 import { createHash, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { fromBer, toArrayBuffer } from './asn1.js';
 import { CertError } from './errors.js';
 import { canonicalIp, type SubjectAltNames } from './hostname.js';
 import { describeKey, type KeyDescription } from './keys.js';
@@ -78,10 +79,6 @@ const pssHashes: Record<string, SignatureAlgorithmInfo> = {
 export const ekuServerAuth = '1.3.6.1.5.5.7.3.1';
 export const ekuAny = '2.5.29.37.0';
 
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
@@ -95,8 +92,8 @@ interface RawFields {
 
 /** The few fields @peculiar/x509 does not expose: the exact name bytes and the signature OID. */
 function readRawFields(der: Uint8Array): RawFields {
-  const parsed = asn1js.fromBER(toArrayBuffer(der));
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new Error('not a DER SEQUENCE');
+  const parsed = fromBer(der);
+  if (!parsed || !(parsed.result instanceof asn1js.Sequence)) throw new Error('not a DER SEQUENCE');
   const [tbs, algorithm] = parsed.result.valueBlock.value;
   if (!(tbs instanceof asn1js.Sequence) || !(algorithm instanceof asn1js.Sequence)) throw new Error('not an X.509 certificate');
   const fields = tbs.valueBlock.value;

@@ -43,12 +43,19 @@ export function buildChain(leaf: ParsedCertificate, intermediates: readonly Pars
     if (anchorSet.has(current.fingerprint256)) return { path, anchored: true, problem: undefined };
     if (isSelfSigned(current)) {
       if (path.length === 1) {
-        return { path, anchored: false, problem: { code: 'self_signed', message: `The server certificate "${current.subject}" is self-signed and not issued by a CA.` } };
+        return {
+          path,
+          anchored: false,
+          problem: { code: 'self_signed', message: `The server certificate "${current.subject}" is self-signed and not issued by a CA.` },
+        };
       }
       return {
         path,
         anchored: false,
-        problem: { code: 'untrusted_root', message: `The chain ends at the root "${current.subject}", which is not in the trust store (system roots or the configured CA bundles).` },
+        problem: {
+          code: 'untrusted_root',
+          message: `The chain ends at the root "${current.subject}", which is not in the trust store (system roots or the configured CA bundles).`,
+        },
       };
     }
     const candidates = pool.filter((candidate) => candidate.fingerprint256 !== current.fingerprint256 && namesMatch(current.issuerKey, candidate.subjectKey));
@@ -56,7 +63,10 @@ export function buildChain(leaf: ParsedCertificate, intermediates: readonly Pars
       return {
         path,
         anchored: false,
-        problem: { code: 'chain_incomplete', message: `The issuer "${current.issuer}" of "${displayName(current)}" was not found in the bundle or the trust store; add the intermediate certificate to the bundle.` },
+        problem: {
+          code: 'chain_incomplete',
+          message: `The issuer "${current.issuer}" of "${displayName(current)}" was not found in the bundle or the trust store; add the intermediate certificate to the bundle.`,
+        },
       };
     }
     const verified = candidates.filter((candidate) => signedBy(current, candidate)).sort((a, b) => rank(current, b, anchorSet) - rank(current, a, anchorSet));
@@ -65,7 +75,10 @@ export function buildChain(leaf: ParsedCertificate, intermediates: readonly Pars
       return {
         path,
         anchored: false,
-        problem: { code: 'chain_invalid', message: `The signature on "${displayName(current)}" does not verify with the key of its issuer "${current.issuer}".` },
+        problem: {
+          code: 'chain_invalid',
+          message: `The signature on "${displayName(current)}" does not verify with the key of its issuer "${current.issuer}".`,
+        },
       };
     }
     if (path.some((cert) => cert.fingerprint256 === next.fingerprint256)) {

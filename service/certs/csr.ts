@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { toArrayBuffer } from './asn1.js';
 import { CertError } from './errors.js';
 import { canonicalIp, parseHostname, type Hostname } from './hostname.js';
 import { defaultKeyAlgorithm, describeKey, generateKeyPair, importSigningKey, readPrivateKey, type KeyAlgorithm } from './keys.js';
@@ -40,6 +41,8 @@ export interface CsrInfo {
   key: string;
 }
 
+const sanOid = '2.5.29.17';
+
 type JsonName = Array<Record<string, string[]>>;
 
 export function subjectName(options: SubjectOptions, hostnames: readonly Hostname[]): JsonName {
@@ -64,7 +67,7 @@ export function parseHostnames(hostnames: readonly string[], allowWildcard: bool
 }
 
 export function sanExtension(hostnames: readonly Hostname[]): x509.SubjectAlternativeNameExtension {
-  return new x509.SubjectAlternativeNameExtension(hostnames.map((h) => ({ type: h.kind === 'dns' ? 'dns' : 'ip', value: h.value })));
+  return new x509.SubjectAlternativeNameExtension(hostnames.map((h): x509.JsonGeneralName => ({ type: h.kind, value: h.value })));
 }
 
 /**
@@ -99,14 +102,14 @@ export async function readCsr(csrPem: string): Promise<{ request: x509.Pkcs10Cer
   let request: x509.Pkcs10CertificateRequest;
   let valid: boolean;
   try {
-    request = new x509.Pkcs10CertificateRequest(block.der.buffer.slice(block.der.byteOffset, block.der.byteOffset + block.der.byteLength) as ArrayBuffer);
+    request = new x509.Pkcs10CertificateRequest(toArrayBuffer(block.der));
     valid = await request.verify();
   } catch (error) {
     throw new CertError('csr_malformed', `the certificate request cannot be read: ${(error as Error).message}`, { cause: error });
   }
   if (!valid) throw new CertError('csr_malformed', 'the certificate request signature does not verify');
   const sans: string[] = [];
-  const san = request.getExtension(x509.SubjectAlternativeNameExtension.NAME);
+  const san = request.getExtension(sanOid);
   if (san) {
     for (const item of new x509.SubjectAlternativeNameExtension(san.rawData).names.items) {
       if (item.type === 'dns') sans.push(item.value.toLowerCase());

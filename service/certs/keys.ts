@@ -1,7 +1,17 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { CertError } from './errors.js';
 import { encodePem, looksLikePem, parsePem } from './pem.js';
-import { subtle, type CryptoKeyPair, type EcdsaParams, type EcKeyGenParams, type EcKeyImportParams, type RsaHashedImportParams, type RsaHashedKeyGenParams } from './x509.js';
+import {
+  subtle,
+  type CryptoKeyPair,
+  type EcdsaParams,
+  type EcKeyGenParams,
+  type EcKeyImportParams,
+  type RsaHashedImportParams,
+  type RsaHashedKeyGenParams,
+  type X509KeyPair,
+  type X509SigningAlgorithm,
+} from './x509.js';
 
 export type KeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
@@ -19,8 +29,8 @@ export interface GeneratedKey {
 
 /** WebCrypto pair plus the parameters that sign with it; what the x509 generators need. */
 export interface SigningKey {
-  keys: CryptoKeyPair;
-  signingAlgorithm: RsaHashedImportParams | EcdsaParams;
+  keys: X509KeyPair;
+  signingAlgorithm: X509SigningAlgorithm;
   description: string;
 }
 
@@ -144,5 +154,5 @@ export async function importSigningKey(privateKey: KeyObject): Promise<SigningKe
     privateKey: await subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']),
     publicKey: await subtle.importKey('spki', spki, algorithm, true, ['verify']),
   };
-  return { keys, signingAlgorithm, description: description.text };
+  return { keys: keys as unknown as X509KeyPair, signingAlgorithm: signingAlgorithm as X509SigningAlgorithm, description: description.text };
 }

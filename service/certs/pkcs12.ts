@@ -2,6 +2,7 @@ import { createDecipheriv, createHash, createHmac, pbkdf2, timingSafeEqual } fro
 import { promisify } from 'node:util';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { fromBer, toArrayBuffer } from './asn1.js';
 import { CertError } from './errors.js';
 import { rc2CbcDecrypt } from './rc2.js';
 
@@ -57,10 +58,6 @@ const pkcs12Pbes: Record<string, { cipher: 'des-ede3-cbc' | 'des-ede-cbc' | 'rc2
   '1.2.840.113549.1.12.1.6': { cipher: 'rc2', keyLength: 5, rc2Bits: 40, name: 'pbewithSHAAnd40BitRC2-CBC' },
 };
 
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
 /**
  * Contents of an OCTET STRING, joining the pieces of a BER constructed one (Windows writes
  * those). pkijs hands implicitly tagged content over as a generic primitive, so accept that too.
@@ -74,8 +71,8 @@ function octets(value: unknown): Uint8Array {
 }
 
 function parseDer(bytes: Uint8Array, what: string): asn1js.AsnType {
-  const parsed = asn1js.fromBER(toArrayBuffer(bytes));
-  if (parsed.offset === -1) throw new CertError('p12_malformed', `the PKCS#12 ${what} is not valid DER`);
+  const parsed = fromBer(bytes);
+  if (!parsed) throw new CertError('p12_malformed', `the PKCS#12 ${what} is not valid DER`);
   return parsed.result;
 }
 
@@ -99,7 +96,7 @@ function pkcs12Kdf(hashName: string, password: Uint8Array, salt: Uint8Array, id:
   const diversifier = new Uint8Array(v).fill(id);
   const block = Buffer.concat([fill(salt), fill(password)]);
   const result = new Uint8Array(length);
-  for (let produced = 0; produced < length; ) {
+  for (let produced = 0; produced < length;) {
     let a: Uint8Array = createHash(hash.name).update(diversifier).update(block).digest();
     for (let i = 1; i < iterations; i++) a = createHash(hash.name).update(a).digest();
     result.set(a.subarray(0, Math.min(a.length, length - produced)), produced);
@@ -133,7 +130,8 @@ function verifyMac(pfx: pkijs.PFX, content: Uint8Array, password: string): Passw
   if (!macData) return { utf8, bmp: candidates[0] as Uint8Array };
   const algorithm = macData.mac.digestAlgorithm.algorithmId;
   const hash = hashes[algorithm];
-  if (!hash) throw new CertError('p12_unsupported', `the PKCS#12 integrity check uses an unsupported algorithm (${algorithm}); re-export it with AES-256 and SHA-256`);
+  if (!hash)
+    throw new CertError('p12_unsupported', `the PKCS#12 integrity check uses an unsupported algorithm (${algorithm}); re-export it with AES-256 and SHA-256`);
   const expected = octets(macData.mac.digest);
   const salt = octets(macData.macSalt);
   const iterations = macData.iterations ?? 1;
@@ -189,7 +187,8 @@ async function decrypt(algorithm: pkijs.AlgorithmIdentifier, data: Uint8Array, p
     throw new CertError('p12_unsupported', 'the PKCS#12 file uses PBES2 with a key derivation other than PBKDF2');
   }
   const cipher = pbes2Ciphers[pbes2.encryptionScheme.algorithmId];
-  if (!cipher) throw new CertError('p12_unsupported', `the PKCS#12 file uses an unsupported cipher (${pbes2.encryptionScheme.algorithmId}); re-export it with AES-256`);
+  if (!cipher)
+    throw new CertError('p12_unsupported', `the PKCS#12 file uses an unsupported cipher (${pbes2.encryptionScheme.algorithmId}); re-export it with AES-256`);
   const prf = kdf.prf ? hmacPrfs[kdf.prf.algorithmId] : 'sha1';
   if (!prf) throw new CertError('p12_unsupported', `the PKCS#12 file uses an unsupported PBKDF2 hash (${kdf.prf?.algorithmId})`);
   const salt = octets(kdf.salt);

@@ -65,7 +65,8 @@ function serialNumber(random: (size: number) => Uint8Array): string {
 
 function validity(days: number | undefined, fallback: number): number {
   const value = days ?? fallback;
-  if (!Number.isInteger(value) || value < 1 || value > 36_500) throw new CertError('ca_invalid', `validity of ${String(value)} days is out of range (1 to 36500)`);
+  if (!Number.isInteger(value) || value < 1 || value > 36_500)
+    throw new CertError('ca_invalid', `validity of ${String(value)} days is out of range (1 to 36500)`);
   return value;
 }
 
@@ -109,7 +110,8 @@ function loadCa(ca: PrivateCa, now: Date): { cert: ParsedCertificate; key: Retur
   if (!isCaCertificate(cert)) throw new CertError('ca_invalid', `"${cert.subject}" is not a CA certificate`);
   if (!cert.node.checkPrivateKey(key)) throw new CertError('key_mismatch', 'the CA key does not belong to the CA certificate');
   if (cert.notAfter.getTime() <= now.getTime()) throw new CertError('cert_expired', `the CA "${cert.subject}" expired on ${cert.notAfter.toISOString()}`);
-  if (cert.notBefore.getTime() > now.getTime()) throw new CertError('cert_not_yet_valid', `the CA "${cert.subject}" is not valid until ${cert.notBefore.toISOString()}`);
+  if (cert.notBefore.getTime() > now.getTime())
+    throw new CertError('cert_not_yet_valid', `the CA "${cert.subject}" is not valid until ${cert.notBefore.toISOString()}`);
   return { cert, key };
 }
 

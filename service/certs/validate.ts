@@ -154,7 +154,8 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   const anchors = parseAnchors(options.trustAnchors ?? []);
   const checks: CertCheck[] = [];
   const pass = (id: CheckId, message: string): void => void checks.push({ id, ok: true, severity: 'info', message });
-  const fail = (id: CheckId, code: CertErrorCode, message: string, severity: CheckSeverity = 'error'): void => void checks.push({ id, ok: false, severity, message, code });
+  const fail = (id: CheckId, code: CertErrorCode, message: string, severity: CheckSeverity = 'error'): void =>
+    void checks.push({ id, ok: false, severity, message, code });
 
   let key: KeyObject | undefined;
   let keyProblem: CertError | undefined;
@@ -195,7 +196,8 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   const selfSigned = isSelfSigned(leaf);
   const last = path[path.length - 1] as ParsedCertificate;
   if (selfSigned) {
-    if (options.allowSelfSigned) fail('self_signed', 'self_signed', `The certificate ${leafName} is self-signed; peers must pin it or add it to their CA bundle.`, 'warning');
+    if (options.allowSelfSigned)
+      fail('self_signed', 'self_signed', `The certificate ${leafName} is self-signed; peers must pin it or add it to their CA bundle.`, 'warning');
     else fail('self_signed', 'self_signed', `The certificate ${leafName} is self-signed, but a certificate issued by a trusted CA is required.`);
   } else {
     pass('self_signed', 'The certificate is issued by a CA, not self-signed.');
@@ -232,13 +234,21 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
     const what = `The ${describeRole(roleOf(index, path, anchored))} "${displayName(cert)}"`;
     if (cert.notBefore.getTime() > now.getTime()) {
       validityProblems++;
-      fail('validity', 'cert_not_yet_valid', `${what} is not valid until ${isoDate(cert.notBefore)} (check the clock, or wait ${days(cert.notBefore.getTime() - now.getTime())} days).`);
+      fail(
+        'validity',
+        'cert_not_yet_valid',
+        `${what} is not valid until ${isoDate(cert.notBefore)} (check the clock, or wait ${days(cert.notBefore.getTime() - now.getTime())} days).`,
+      );
     } else if (cert.notAfter.getTime() < now.getTime()) {
       validityProblems++;
       fail('validity', 'cert_expired', `${what} expired on ${isoDate(cert.notAfter)}, ${days(now.getTime() - cert.notAfter.getTime())} days ago.`);
     }
   });
-  if (validityProblems === 0) pass('validity', path.length === 1 ? 'The certificate is within its validity period.' : `All ${path.length} certificates in the chain are within their validity period.`);
+  if (validityProblems === 0)
+    pass(
+      'validity',
+      path.length === 1 ? 'The certificate is within its validity period.' : `All ${path.length} certificates in the chain are within their validity period.`,
+    );
 
   // What the leaf may be used for.
   if (leaf.basicConstraints?.ca) fail('leaf_not_ca', 'ca_as_leaf', `The certificate ${leafName} is a CA certificate offered as a server certificate.`);
@@ -250,7 +260,12 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   } else if ((leaf.keyUsage & x509.KeyUsageFlags.digitalSignature) === 0) {
     fail('key_usage', 'wrong_key_usage', 'The certificate key usage lacks digitalSignature, which TLS servers need to sign the handshake.');
   } else if (isRsa && (leaf.keyUsage & x509.KeyUsageFlags.keyEncipherment) === 0) {
-    fail('key_usage', 'wrong_key_usage', 'The RSA certificate key usage lacks keyEncipherment, so old TLS 1.2 clients using RSA key exchange will fail.', 'warning');
+    fail(
+      'key_usage',
+      'wrong_key_usage',
+      'The RSA certificate key usage lacks keyEncipherment, so old TLS 1.2 clients using RSA key exchange will fail.',
+      'warning',
+    );
   } else {
     pass('key_usage', 'The certificate key usage allows TLS server signatures.');
   }
@@ -277,11 +292,19 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   const covered = [...leaf.sans.dns, ...leaf.sans.ip];
   const missing = hostnames.filter((hostname) => !sansCover(leaf.sans, hostname)).map((hostname) => hostname.value);
   if (invalid.length > 0) {
-    fail('hostnames', 'hostname_invalid', `The configured hostname${invalid.length > 1 ? 's' : ''} ${list(invalid.map((n) => `"${n}"`))} ${invalid.length > 1 ? 'are' : 'is'} not valid.`);
+    fail(
+      'hostnames',
+      'hostname_invalid',
+      `The configured hostname${invalid.length > 1 ? 's' : ''} ${list(invalid.map((n) => `"${n}"`))} ${invalid.length > 1 ? 'are' : 'is'} not valid.`,
+    );
   } else if (hostnames.length === 0) {
     pass('hostnames', 'No hostnames are configured, so hostname coverage was not checked.');
   } else if (!leaf.hasSanExtension) {
-    fail('hostnames', 'hostname_mismatch', `The certificate has no subjectAltName extension; TLS clients ignore the Common Name, so it covers none of ${list(hostnames.map((h) => h.value))}.`);
+    fail(
+      'hostnames',
+      'hostname_mismatch',
+      `The certificate has no subjectAltName extension; TLS clients ignore the Common Name, so it covers none of ${list(hostnames.map((h) => h.value))}.`,
+    );
   } else if (missing.length > 0) {
     fail('hostnames', 'hostname_mismatch', `The certificate does not cover ${list(missing)}; its subjectAltNames are ${list(covered) || 'empty'}.`);
   } else {
@@ -313,7 +336,11 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
     if (cert.signatureAlgorithm.weak) {
       signatureProblems++;
       const what = `The ${describeRole(roleOf(index, path, anchored))} "${displayName(cert)}"`;
-      fail('signature_algorithm', 'weak_signature', `${what} is signed with ${cert.signatureAlgorithm.name}; SHA-1 and MD5 signatures are rejected by TLS clients.`);
+      fail(
+        'signature_algorithm',
+        'weak_signature',
+        `${what} is signed with ${cert.signatureAlgorithm.name}; SHA-1 and MD5 signatures are rejected by TLS clients.`,
+      );
     }
   });
   if (signatureProblems === 0) pass('signature_algorithm', `The certificate is signed with ${leaf.signatureAlgorithm.name}.`);
@@ -322,15 +349,26 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   const expiry = expiryState(leaf.notBefore, leaf.notAfter, now);
   const daysLeft = Math.floor(expiry.secondsToExpiry / 86_400);
   if (expiry.state === 'ok') pass('expiry', `The certificate expires on ${isoDate(leaf.notAfter)}, in ${daysLeft} days.`);
-  else if (expiry.state === 'warning') fail('expiry', 'expiring_soon', `The certificate expires on ${isoDate(leaf.notAfter)}, in ${daysLeft} days; plan its renewal.`, 'warning');
-  else if (expiry.state === 'critical') fail('expiry', 'expiring_soon', `The certificate expires in ${daysLeft} days, on ${isoDate(leaf.notAfter)}; renew it now.`, 'warning');
+  else if (expiry.state === 'warning')
+    fail('expiry', 'expiring_soon', `The certificate expires on ${isoDate(leaf.notAfter)}, in ${daysLeft} days; plan its renewal.`, 'warning');
+  else if (expiry.state === 'critical')
+    fail('expiry', 'expiring_soon', `The certificate expires in ${daysLeft} days, on ${isoDate(leaf.notAfter)}; renew it now.`, 'warning');
   const earlier = path.slice(1).find((cert) => cert.notAfter.getTime() < leaf.notAfter.getTime() && cert.notAfter.getTime() > now.getTime());
-  if (earlier) fail('expiry', 'expiring_soon', `The issuer "${displayName(earlier)}" expires on ${isoDate(earlier.notAfter)}, before the server certificate; the chain stops working then.`, 'warning');
+  if (earlier)
+    fail(
+      'expiry',
+      'expiring_soon',
+      `The issuer "${displayName(earlier)}" expires on ${isoDate(earlier.notAfter)}, before the server certificate; the chain stops working then.`,
+      'warning',
+    );
 
   const onPath = new Set(path.map((cert) => cert.fingerprint256));
   const extras = bundle.filter((cert) => !onPath.has(cert.fingerprint256));
   if (extras.length > 0) {
-    pass('extra_certificates', `The bundle has ${extras.length} certificate${extras.length > 1 ? 's' : ''} not in the chain (${list(extras.map((cert) => `"${displayName(cert)}"`))}); ${extras.length > 1 ? 'they' : 'it'} will not be served.`);
+    pass(
+      'extra_certificates',
+      `The bundle has ${extras.length} certificate${extras.length > 1 ? 's' : ''} not in the chain (${list(extras.map((cert) => `"${displayName(cert)}"`))}); ${extras.length > 1 ? 'they' : 'it'} will not be served.`,
+    );
   }
 
   const served = path.filter((cert, index) => bundlePrints.has(cert.fingerprint256) && (index === 0 || !isSelfSigned(cert)));
