@@ -35,7 +35,6 @@ export const certErrorCodes = {
   hostname_invalid: 'A hostname is neither a valid DNS name nor an IP address.',
   subject_invalid: 'A subject field (country, organisation, common name) is not acceptable.',
   ca_invalid: 'The private CA certificate or key cannot be used to issue certificates.',
-  store_empty: 'No certificate is installed in that slot.',
   no_previous: 'There is no previous certificate to roll back to.',
   key_locked: 'The stored key is wrapped and no unwrap function was configured.',
   store_io: 'The certificate store directory cannot be read or written.',

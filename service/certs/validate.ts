@@ -6,6 +6,7 @@ import { CertError, type CertErrorCode } from './errors.js';
 import { expiryState, type ExpiryStatus } from './expiry.js';
 import { parseHostname, sansCover, type Hostname } from './hostname.js';
 import { readPrivateKey } from './keys.js';
+import { trustAnchorsFrom } from './trust.js';
 import { x509 } from './x509.js';
 
 export type CheckSeverity = 'error' | 'warning' | 'info';
@@ -79,7 +80,10 @@ export interface ValidateOptions {
   privateKeyPassword?: string | undefined;
   /** Every hostname and IP address the listener is reached by. */
   hostnames?: readonly string[] | undefined;
-  /** PEM texts, each with one or more CA certificates; see `trustAnchorsFrom`. */
+  /**
+   * PEM texts, each with one or more CA certificates; see `trustAnchorsFrom`. Left out, the
+   * system roots are used; an empty list trusts nothing (a private-CA-only deployment).
+   */
   trustAnchors?: readonly string[] | undefined;
   now?: Date | undefined;
   /** Demo setups: a self-signed leaf is a warning instead of an error. */
@@ -151,7 +155,7 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   const now = options.now ?? new Date();
   const input = Array.isArray(options.leafAndChain) ? options.leafAndChain.join('\n') : (options.leafAndChain as string | Uint8Array);
   const bundle = parseCertificates(input);
-  const anchors = parseAnchors(options.trustAnchors ?? []);
+  const anchors = parseAnchors(options.trustAnchors ?? trustAnchorsFrom());
   const checks: CertCheck[] = [];
   const pass = (id: CheckId, message: string): void => void checks.push({ id, ok: true, severity: 'info', message });
   const fail = (id: CheckId, code: CertErrorCode, message: string, severity: CheckSeverity = 'error'): void =>
