@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CertError,
@@ -58,6 +61,26 @@ describe('private CA', () => {
       trustAnchors: [exportCaCertificatePem(ca)],
     });
     expect(report.summary.ok).toBe(true);
+  });
+
+  it('serves real TLS on loopback that a Node client trusting only the CA accepts', async () => {
+    const issued = await issueServerCertificate({ ca, hostnames });
+    const server = createServer({ cert: issued.chainPem, key: issued.keyPem }, (socket) => socket.end('hello'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const handshake = (servername: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port, servername, ca: [exportCaCertificatePem(ca)] }, () => socket.end());
+          socket.once('secureConnect', () => resolve('ok'));
+          socket.once('error', (error: NodeJS.ErrnoException) => reject(error));
+        });
+      await expect(handshake('files.example.org')).resolves.toBe('ok');
+      await expect(handshake('other.example.org')).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    } finally {
+      server.close();
+    }
   });
 
   it('gives every certificate a different random serial', async () => {
