@@ -7,11 +7,18 @@ import { statusResponse, type StatusResponse } from './admin/contract.js';
 import type { Config } from './config/schema.js';
 import { ConsulateError } from './errors.js';
 import { federationRoutes } from './federation/admin-routes.js';
+import { guiRoutes } from './admin/gui-routes.js';
 import { FederationListener } from './federation/listener.js';
 import { PeerStatusBoard } from './federation/peer-status.js';
 import { readTlsMaterial } from './federation/tls-files.js';
 import { Whitelist } from './federation/whitelist.js';
+import { inboundHandlers } from './federation/inbound.js';
+import { EnvelopeRouter } from './federation/router.js';
+import { ApiKeys } from './home/api-keys.js';
+import { Directory } from './home/directory.js';
+import { HomeServer } from './home/server.js';
 import { IdentityStore, type IdentityKey } from './identity/identity.js';
+import { QueueStore } from './queue/queue-store.js';
 import { resolveKek } from './identity/kek.js';
 import { LinkManager, type FrameHandlers, type LinkManagerOptions } from './link/manager.js';
 import { openStore, type Store } from './store/database.js';
@@ -57,11 +64,16 @@ export class Service {
   #whitelist: Whitelist | undefined;
   #identities: IdentityStore | undefined;
   #identityCache: IdentityKey[] = [];
+  #queue: QueueStore | undefined;
+  #directory: Directory | undefined;
+  #apiKeys: ApiKeys | undefined;
+  #router: EnvelopeRouter | undefined;
+  #home: HomeServer | undefined;
   #loginToken = '';
   #poll: NodeJS.Timeout | undefined;
   #dataVersion = -1;
   readonly #options: ServiceOptions;
-  readonly #components: Readiness = { store: { ready: false }, identity: { ready: false }, federation: { ready: false }, admin: { ready: false } };
+  readonly #components: Readiness = { store: { ready: false }, identity: { ready: false }, federation: { ready: false }, home: { ready: false }, admin: { ready: false } };
   readonly #routes: Array<(router: Router<AdminState>) => void> = [];
 
   constructor(options: ServiceOptions) {
@@ -78,6 +90,7 @@ export class Service {
       });
     });
     this.#routes.push((router) => federationRoutes(router, this));
+    this.#routes.push((router) => guiRoutes(router, this));
   }
 
   /** Adds admin API routes (behind the session check); call before start(). */
@@ -108,6 +121,30 @@ export class Service {
   get identities(): IdentityStore {
     if (!this.#identities) throw new Error('service not started');
     return this.#identities;
+  }
+
+  get queue(): QueueStore {
+    if (!this.#queue) throw new Error('service not started');
+    return this.#queue;
+  }
+
+  get directory(): Directory {
+    if (!this.#directory) throw new Error('service not started');
+    return this.#directory;
+  }
+
+  get apiKeys(): ApiKeys {
+    if (!this.#apiKeys) throw new Error('service not started');
+    return this.#apiKeys;
+  }
+
+  get router(): EnvelopeRouter {
+    if (!this.#router) throw new Error('service not started');
+    return this.#router;
+  }
+
+  get homeUrl(): string {
+    return this.#home ? `http://${this.config.home.host.includes(':') ? `[${this.config.home.host}]` : this.config.home.host}:${this.#home.port}` : '';
   }
 
   get federation(): FederationListener | undefined {
@@ -167,6 +204,14 @@ export class Service {
       this.#components['identity'] = { ready: true, detail: this.#identityCache[0]?.fingerprint ?? '' };
 
       this.#whitelist = new Whitelist(store.db, { ownDomain: this.config.domain });
+      const queue = new QueueStore(store.sqlite);
+      this.#queue = queue;
+      this.#directory = new Directory(store.sqlite, this.config.domain);
+      this.#apiKeys = new ApiKeys(store.sqlite);
+      this.#whitelist.onSever(async (domain) => {
+        const purged = queue.purgePeer(domain);
+        this.logger.info({ peer: domain, purged }, 'severed peer: its queue was purged');
+      });
       const caBundleFile = this.config.federation.caBundleFile;
       const caBundle = caBundleFile ? [readCaBundle(caBundleFile)] : [];
       this.#links = new LinkManager({
@@ -176,7 +221,18 @@ export class Service {
         status: this.peerStatus,
         logger: this.logger.child({ component: 'link' }),
         caBundle: () => caBundle,
-        ...(this.#options.frameHandlers ? { handlers: this.#options.frameHandlers } : {}),
+        handlers: this.#options.frameHandlers ?? {
+          ...inboundHandlers({
+            ownDomain: this.config.domain,
+            whitelist: this.#whitelist,
+            directory: this.#directory,
+            queue,
+            status: this.peerStatus,
+            logger: this.logger.child({ component: 'inbound' }),
+            metrics: this.metrics,
+            onStored: () => this.#home?.notify(),
+          }),
+        },
         ...this.#options.link,
       });
       this.#whitelist.on('changed', () => void this.#links?.sync());
@@ -191,7 +247,33 @@ export class Service {
         this.#components['federation'] = { ready: false, detail: 'no certificate installed: run `consulate cert import` or `consulate ca init` (see docs/certificates.md)' };
         this.logger.warn('federation listener not started: no certificate installed (see docs/certificates.md)');
       }
+      this.#router = new EnvelopeRouter({
+        ownDomain: this.config.domain,
+        queue,
+        whitelist: this.#whitelist,
+        links: this.#links,
+        status: this.peerStatus,
+        logger: this.logger.child({ component: 'router' }),
+        metrics: this.metrics,
+        isLocalUser: (user) => this.directory.has(user),
+      });
       await this.#links.sync();
+      this.#router.start();
+
+      this.#home = new HomeServer({
+        host: this.config.home.host,
+        port: this.config.home.port,
+        ownDomain: this.config.domain,
+        logger: this.logger.child({ listener: 'home' }),
+        apiKeys: this.#apiKeys,
+        directory: this.#directory,
+        queue,
+        router: this.#router,
+        whitelist: this.#whitelist,
+        links: this.#links,
+      });
+      const homePort = await this.#home.listen();
+      this.#components['home'] = { ready: true, detail: `${this.config.home.host}:${homePort}` };
 
       this.#loginToken = this.sessions.issueLoginToken();
       this.#admin = await startAdminServer({
@@ -223,6 +305,7 @@ export class Service {
     this.#dataVersion = current;
     const before = this.#identityCache[0]?.id;
     await this.#loadIdentities();
+    this.#apiKeys?.reload();
     const after = this.#identityCache[0];
     if (after && before && after.id !== before) {
       const previous = this.#identityCache.find((k) => k.id === before);
@@ -263,6 +346,10 @@ export class Service {
     const admin = this.#admin;
     this.#admin = undefined;
     await admin?.close();
+    this.#router?.stop();
+    const home = this.#home;
+    this.#home = undefined;
+    await home?.close();
     const links = this.#links;
     this.#links = undefined;
     await links?.close();

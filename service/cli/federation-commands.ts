@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { cardToText, createCard, parseCard, verifyCard } from '../federation/card.js';
 import { checkPeer, type DoctorStep } from '../federation/doctor.js';
 import { Whitelist, type Capabilities, type Peer } from '../federation/whitelist.js';
+import { ApiKeys } from '../home/api-keys.js';
 import { IdentityStore } from '../identity/identity.js';
 import { resolveKek } from '../identity/kek.js';
 import { openStore, type Store } from '../store/database.js';
@@ -246,6 +247,34 @@ export function addFederationCommands(program: Command): void {
         const failed = steps.find((s) => !s.ok);
         if (failed) throw new ConsulateError(failed.code ?? 'internal', `${found.domain} failed at the ${failed.step} step`);
         out(`${found.domain}: all checks passed`);
+      }),
+    );
+
+  const apikey = program.command('apikey').description('API keys for the home messaging server (home API)');
+  apikey
+    .command('create')
+    .argument('<name>', 'what the key is for, e.g. "home server"')
+    .action(async (name: string, _options: unknown, command: Command) =>
+      withLocal(command, async ({ store }) => {
+        const { key, info } = new ApiKeys(store.sqlite).create(name);
+        process.stderr.write(`API key ${info.id} (${info.name}) created; it is shown once, store it now:\n`);
+        out(key);
+      }),
+    );
+  apikey
+    .command('list')
+    .action(async (_options: unknown, command: Command) =>
+      withLocal(command, async ({ store }) => {
+        for (const k of new ApiKeys(store.sqlite).list()) out(`${k.id}  ${k.name.padEnd(24)} created ${k.createdAt}${k.revokedAt ? `  REVOKED ${k.revokedAt}` : ''}`);
+      }),
+    );
+  apikey
+    .command('revoke')
+    .argument('<id>')
+    .action(async (id: string, _options: unknown, command: Command) =>
+      withLocal(command, async ({ store }) => {
+        new ApiKeys(store.sqlite).revoke(id);
+        out(`API key ${id} revoked`);
       }),
     );
 

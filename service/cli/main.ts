@@ -60,7 +60,7 @@ async function serve(global: GlobalOptions, options: Record<string, unknown>): P
     if (hasParent() && isConsulateError(error)) notifyParent({ type: 'fatal', code: error.code, message: error.message });
     throw error;
   }
-  logger.info({ adminUrl: service.adminUrl, loginUrl: service.loginUrl, domain: config.domain, dataDir, version }, `Consulate ${version} is running. Admin GUI: ${service.loginUrl}`);
+  logger.info({ adminUrl: service.adminUrl, homeUrl: service.homeUrl, loginUrl: service.loginUrl, domain: config.domain, dataDir, version }, `Consulate ${version} is running. Admin GUI: ${service.loginUrl}`);
   if (hasParent()) notifyParent({ type: 'ready', adminUrl: service.adminUrl, loginToken: service.loginToken, version });
   installShutdown(service, logger);
 }

@@ -7,7 +7,7 @@ import { LinkError } from './errors.js';
  * a CBOR map with `t` (type) and, for requests and their answers, `id`. docs/protocol.md
  * describes every field.
  */
-const bytes = z.instanceof(Uint8Array);
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be a byte string');
 const address = z.string().regex(/^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/, 'must be user@domain');
 const requestId = z.number().int().min(0).max(2 ** 32 - 1);
 

@@ -31,6 +31,7 @@ export async function prepareAppliance(domain: string, ca: TestCa): Promise<Appl
     JSON.stringify({
       domain,
       admin: { port: 0 },
+      home: { port: 0 },
       federation: { host: '127.0.0.1', port: federationPort, publicUrl: `https://localhost:${federationPort}`, caBundleFile: ca.caCertPath },
     }),
   );
@@ -42,7 +43,7 @@ export async function prepareAppliance(domain: string, ca: TestCa): Promise<Appl
     federationPort,
     cli: (args) => runCli([...args, '--data-dir', dataDir]),
     async start() {
-      appliance.service = await startService([], { dataDir });
+      appliance.service = await startService(process.env['CONSULATE_TEST_DEBUG'] ? ['--log-level', 'debug'] : [], { dataDir });
       return appliance.service;
     },
   };

@@ -39,6 +39,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeo
 export interface RunningService {
   child: ChildProcess;
   adminUrl: string;
+  homeUrl: string;
   loginUrl: string;
   token: string;
   dataDir: string;
@@ -52,7 +53,7 @@ export interface RunningService {
 export function startService(args: string[] = [], options: { dataDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunningService> {
   const dataDir = options.dataDir ?? tempDir();
   const started = Date.now();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--admin-port', '0', ...args], {
+  const child = spawn(process.execPath, [cliPath, 'serve', '--data-dir', dataDir, '--admin-port', '0', '--home-port', '0', ...args], {
     env: { ...process.env, CONSULATE_LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -66,7 +67,7 @@ export function startService(args: string[] = [], options: { dataDir?: string; e
       output += chunk.toString();
       for (const line of output.split('\n')) {
         if (!line.includes('"loginUrl"')) continue;
-        const entry = JSON.parse(line) as { adminUrl: string; loginUrl: string };
+        const entry = JSON.parse(line) as { adminUrl: string; homeUrl: string; loginUrl: string };
         clearTimeout(timer);
         child.stdout.off('data', onData);
         child.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -74,6 +75,7 @@ export function startService(args: string[] = [], options: { dataDir?: string; e
           child,
           dataDir,
           adminUrl: entry.adminUrl,
+          homeUrl: entry.homeUrl,
           loginUrl: entry.loginUrl,
           token: entry.loginUrl.split('#token=')[1] ?? '',
           startedInMs: Date.now() - started,

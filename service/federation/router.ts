@@ -1,0 +1,247 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { ConsulateError } from '../errors.js';
+import { LinkError } from '../link/errors.js';
+import type { Envelope } from '../link/frames.js';
+import type { LinkManager } from '../link/manager.js';
+import { backoffDelay } from '../link/backoff.js';
+import type { QueueStore } from '../queue/queue-store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { PeerStatusBoard } from './peer-status.js';
+import type { Peer, Whitelist } from './whitelist.js';
+import { ulid } from 'ulid';
+
+export interface RouterOptions {
+  ownDomain: string;
+  queue: QueueStore;
+  whitelist: Whitelist;
+  links: LinkManager;
+  status: PeerStatusBoard;
+  logger: Logger;
+  metrics: Registry;
+  /** Is this a user of our directory? */
+  isLocalUser: (user: string) => boolean;
+  /** Envelopes per deliver frame (default 1000). */
+  batchSize?: number;
+  /** Bytes per deliver frame, roughly (default 2 MiB). */
+  batchBytes?: number;
+  /** Envelope time to live in the outbox (default 7 days). */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+/** Error codes a peer answers that will not get better by trying again. */
+const retryable = new Set(['rate_limited', 'backpressure', 'internal', 'timeout']);
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
+}
+
+/**
+ * Routes envelopes the home submits to per-peer outboxes and drains each outbox over
+ * the peer's link in order: one deliver batch in flight per peer, so a partial refusal
+ * can never reorder what follows it.
+ */
+export class EnvelopeRouter {
+  readonly #o: RouterOptions;
+  readonly #workers = new Map<string, { running: boolean; timer?: NodeJS.Timeout; again: boolean }>();
+  readonly #sent: Counter<'peer'>;
+  readonly #failed: Counter<'peer' | 'code'>;
+  readonly #batchLatency: Histogram<'peer'>;
+  readonly #now: () => number;
+  #stopped = false;
+  #expiry: NodeJS.Timeout | undefined;
+
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    const queue = options.queue;
+    this.#sent = new Counter({ name: 'consulate_envelopes_delivered_total', help: 'Envelopes a peer acknowledged as stored.', labelNames: ['peer'], registers: [options.metrics] });
+    this.#failed = new Counter({ name: 'consulate_envelopes_undeliverable_total', help: 'Envelopes given up on, by peer and code.', labelNames: ['peer', 'code'], registers: [options.metrics] });
+    this.#batchLatency = new Histogram({
+      name: 'consulate_deliver_batch_seconds',
+      help: 'Time from sending a deliver batch to its ack.',
+      labelNames: ['peer'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [options.metrics],
+    });
+    new Gauge({
+      name: 'consulate_outbox_depth',
+      help: 'Envelopes waiting for each peer.',
+      labelNames: ['peer'],
+      registers: [options.metrics],
+      collect() {
+        this.reset();
+        for (const [peer, n] of queue.depths()) this.set({ peer }, n);
+      },
+    });
+    const wasUp = new Set<string>();
+    options.status.on('change', (s) => {
+      const up = s.outbound === 'up';
+      const cameUp = up && !wasUp.has(s.domain);
+      if (up) wasUp.add(s.domain);
+      else wasUp.delete(s.domain);
+      // The link came back: retry now rather than at the end of a backoff.
+      if (cameUp) {
+        options.queue.setRetryState(s.domain, 0, 0, null);
+        this.kick(s.domain);
+      }
+    });
+  }
+
+  start(): void {
+    for (const peer of this.#o.queue.depths().keys()) this.kick(peer);
+    this.#expiry = setInterval(() => {
+      const n = this.#o.queue.expire(this.#now(), this.#o.ownDomain);
+      if (n > 0) this.#o.logger.warn({ count: n }, 'envelopes expired undelivered; the senders were told');
+    }, 60_000);
+    this.#expiry.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#expiry);
+    for (const w of this.#workers.values()) clearTimeout(w.timer);
+  }
+
+  /**
+   * Validates every envelope against the whitelist, capabilities and limits, then stores
+   * all of them in one transaction. Any problem refuses the whole request: nothing is half-stored.
+   */
+  async submit(envelopes: Envelope[]): Promise<{ accepted: string[]; duplicates: string[] }> {
+    const peers = new Map<string, Peer | undefined>();
+    const items: Array<{ envelope: Envelope; routes: Array<{ peer: string; recipients: string[] }> }> = [];
+    const duplicates: string[] = [];
+    const seen = new Set<string>();
+    for (const envelope of envelopes) {
+      if (seen.has(envelope.id)) throw new ConsulateError('duplicate_id', `envelope ${envelope.id} appears twice in this request`);
+      seen.add(envelope.id);
+      if (domainOf(envelope.from) !== this.#o.ownDomain || !this.#o.isLocalUser(envelope.from)) {
+        throw new ConsulateError('unknown_sender', `envelope ${envelope.id}: from ${envelope.from} is not a user in this appliance's directory`, { status: 403 });
+      }
+      const previous = this.#o.queue.routedPeers(envelope.id);
+      if (previous.length > 0) {
+        if (previous[0]?.sender !== envelope.from) throw new ConsulateError('duplicate_id', `envelope id ${envelope.id} is already used by another sender`, { status: 409 });
+        duplicates.push(envelope.id);
+        continue;
+      }
+      const byPeer = new Map<string, string[]>();
+      for (const to of envelope.to) {
+        const domain = domainOf(to);
+        if (domain === this.#o.ownDomain) throw new ConsulateError('not_remote', `envelope ${envelope.id}: ${to} is a local user; the home delivers those itself`);
+        byPeer.set(domain, [...(byPeer.get(domain) ?? []), to]);
+      }
+      const routes: Array<{ peer: string; recipients: string[] }> = [];
+      for (const [domain, recipients] of byPeer) {
+        if (!peers.has(domain)) peers.set(domain, await this.#o.whitelist.get(domain).catch(() => undefined));
+        const peer = peers.get(domain);
+        if (!peer) throw new ConsulateError('not_whitelisted', `envelope ${envelope.id}: ${domain} is not on the whitelist`, { status: 403 });
+        const capability = envelope.type === 'call' ? 'calls' : 'messages';
+        if (!peer.capabilities[capability]) throw new ConsulateError('capability_denied', `envelope ${envelope.id}: ${capability} are not enabled for ${domain}`, { status: 403 });
+        if (envelope.body.length > peer.limits.maxEnvelopeBytes) {
+          throw new ConsulateError('too_large', `envelope ${envelope.id}: body of ${envelope.body.length} bytes exceeds ${peer.limits.maxEnvelopeBytes} for ${domain}`, { status: 413 });
+        }
+        const pending = items.reduce((n, item) => n + item.routes.filter((r) => r.peer === domain).length, 0);
+        if (this.#o.queue.depth(domain) + pending + 1 > peer.limits.outboxMax) {
+          throw new ConsulateError('queue_full', `the queue for ${domain} holds ${this.#o.queue.depth(domain)} envelopes, its limit; try again later`, { status: 503 });
+        }
+        routes.push({ peer: domain, recipients });
+      }
+      items.push({ envelope, routes });
+    }
+    this.#o.queue.enqueue(items, this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
+    for (const item of items) for (const route of item.routes) this.kick(route.peer);
+    return { accepted: items.map((i) => i.envelope.id), duplicates };
+  }
+
+  /** Recall: removed where not yet sent; a recall envelope goes to every domain it reached. */
+  async recall(envId: string, from: string): Promise<{ removedFrom: string[]; recallSentTo: string[] }> {
+    const routes = this.#o.queue.routedPeers(envId);
+    if (routes.length === 0) throw new ConsulateError('not_found', `no envelope ${envId} was submitted here`, { status: 404 });
+    if (routes[0]?.sender !== from) throw new ConsulateError('unknown_sender', `envelope ${envId} was not sent by ${from}`, { status: 403 });
+    const { removedFrom, reached } = this.#o.queue.recall(envId, this.#now());
+    const recallSentTo: string[] = [];
+    for (const { peer, recipients } of reached) {
+      const recall: Envelope = { id: ulid(), from, to: recipients, type: 'recall', ts: this.#now(), body: new Uint8Array(0), ref: envId };
+      this.#o.queue.enqueue([{ envelope: recall, routes: [{ peer, recipients }] }], this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
+      this.kick(peer);
+      recallSentTo.push(peer);
+    }
+    return { removedFrom, recallSentTo };
+  }
+
+  kick(peer: string): void {
+    if (this.#stopped) return;
+    let worker = this.#workers.get(peer);
+    if (!worker) this.#workers.set(peer, (worker = { running: false, again: false }));
+    if (worker.running) {
+      worker.again = true;
+      return;
+    }
+    clearTimeout(worker.timer);
+    worker.running = true;
+    // setImmediate: envelopes submitted in the same turn go out in one batch.
+    setImmediate(() => void this.#drain(peer));
+  }
+
+  async #drain(peer: string): Promise<void> {
+    const worker = this.#workers.get(peer) as { running: boolean; timer?: NodeJS.Timeout; again: boolean };
+    const { queue, links, logger } = this.#o;
+    try {
+      for (;;) {
+        worker.again = false;
+        if (this.#stopped) return;
+        const retry = queue.retryState(peer);
+        if (retry && retry.nextAttemptAt > this.#now()) {
+          logger.trace({ peer, wait: retry.nextAttemptAt - this.#now() }, 'drain: waiting for retry time');
+          worker.timer = setTimeout(() => this.kick(peer), retry.nextAttemptAt - this.#now());
+          worker.timer.unref();
+          return;
+        }
+        const session = links.outbound(peer);
+        if (!session) {
+          logger.trace({ peer }, 'drain: no link');
+          return; // the link-up event kicks us again
+        }
+        const rows = queue.nextBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024);
+        logger.trace({ peer, rows: rows.length }, 'drain: batch');
+        if (rows.length === 0) {
+          if (worker.again) continue;
+          return;
+        }
+        const envelopes: Envelope[] = rows.map((r) => ({
+          id: r.envId,
+          from: r.sender,
+          to: JSON.parse(r.recipients) as string[],
+          type: r.type,
+          ts: r.ts,
+          body: r.body,
+          ...(r.ref ? { ref: r.ref } : {}),
+        }));
+        const started = performance.now();
+        try {
+          const ack = await session.request<'deliver'>({ t: 'deliver', envelopes });
+          this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
+          const final = ack.rejected.filter((r) => !retryable.has(r.code));
+          queue.settle(peer, ack.stored, final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })), this.#now(), this.#o.ownDomain);
+          this.#sent.inc({ peer }, ack.stored.length);
+          for (const r of final) {
+            this.#failed.inc({ peer, code: r.code });
+            logger.warn({ peer, envId: r.id, code: r.code }, `peer refused envelope: ${r.reason}`);
+          }
+          if (ack.retryAfterMs !== undefined || ack.rejected.length > final.length) {
+            const wait = ack.retryAfterMs ?? 1000;
+            queue.setRetryState(peer, 1, this.#now() + wait, 'rate_limited');
+          }
+        } catch (error) {
+          const code = error instanceof LinkError ? error.code : 'internal';
+          const attempts = (queue.retryState(peer)?.attempts ?? 0) + 1;
+          queue.setRetryState(peer, attempts, this.#now() + backoffDelay(attempts, { baseMs: 250, maxMs: 60_000 }), code);
+          logger.warn({ peer, code, attempts }, `delivery to ${peer} failed; will retry`);
+        }
+      }
+    } finally {
+      worker.running = false;
+      if (worker.again && !this.#stopped) this.kick(peer);
+    }
+  }
+}

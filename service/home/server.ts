@@ -1,0 +1,285 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { z } from 'zod';
+import { closeServer, listenError } from '../admin/server.js';
+import { ConsulateError, isConsulateError } from '../errors.js';
+import type { EnvelopeRouter } from '../federation/router.js';
+import type { Whitelist } from '../federation/whitelist.js';
+import { LinkError } from '../link/errors.js';
+import type { LinkManager } from '../link/manager.js';
+import type { InboxRow, QueueStore } from '../queue/queue-store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ApiKeys } from './api-keys.js';
+import {
+  ackRequest,
+  directoryPut,
+  inboundQuery,
+  lookupRequest,
+  recallRequest,
+  submitRequest,
+  type InboundItem,
+  type LookupResult,
+} from './contract.js';
+import type { Directory } from './directory.js';
+
+export interface HomeServerOptions {
+  host: string;
+  port: number;
+  ownDomain: string;
+  logger: Logger;
+  apiKeys: ApiKeys;
+  directory: Directory;
+  queue: QueueStore;
+  router: EnvelopeRouter;
+  whitelist: Whitelist;
+  links: LinkManager;
+  /** How long look-up answers from peers are cached (default 60 s). */
+  lookupTtlMs?: number;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new ConsulateError('bad_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+function fromB64(text: string): Uint8Array {
+  const buffer = Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64');
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+export function toInboundItem(row: InboxRow): InboundItem {
+  return {
+    seq: row.seq,
+    id: row.envId,
+    from: row.sender,
+    to: JSON.parse(row.recipients) as string[],
+    type: row.type as InboundItem['type'],
+    ts: row.ts,
+    body: b64(row.body),
+    ...(row.ref ? { ref: row.ref } : {}),
+    external: row.type !== 'undeliverable',
+    origin: row.origin,
+  };
+}
+
+/**
+ * The home API: what the organisation's own messaging server talks to. API-key
+ * authenticated, on an internal address. Documented in docs/home-api.yaml.
+ */
+export class HomeServer {
+  readonly server: Server;
+  readonly #o: HomeServerOptions;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  readonly #waiters = new Set<() => void>();
+  readonly #streams = new Set<{ ws: WebSocket; cursor: number; pushing: boolean }>();
+  readonly #cache = new Map<string, { result: LookupResult; expires: number }>();
+  #port = 0;
+
+  constructor(options: HomeServerOptions) {
+    this.#o = options;
+    const app = new Koa();
+    const router = new Router({ prefix: '/v1' });
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        const known = isConsulateError(error) ? error : (error as { status?: number }).status && (error as { status: number }).status < 500 ? new ConsulateError('bad_request', (error as Error).message) : undefined;
+        if (!known) options.logger.error({ err: error, path: ctx.path }, 'home API request failed');
+        const e = known ?? new ConsulateError('internal', 'internal error; see the service log', { status: 500 });
+        ctx.status = e instanceof LinkError ? 502 : e.status;
+        ctx.body = { error: { code: e.code, message: e.message } };
+      }
+    });
+    app.use(async (ctx, next) => {
+      if (ctx.path === '/v1/health') return next();
+      const key = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
+      if (!options.apiKeys.verify(key)) throw new ConsulateError('unauthorized', 'missing, wrong or revoked API key (Authorization: Bearer csk_…)', { status: 401 });
+      return next();
+    });
+    app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64mb' }));
+
+    router.get('/health', (ctx) => {
+      ctx.body = { status: 'ok' };
+    });
+    router.get('/directory', (ctx) => {
+      ctx.body = { users: options.directory.list().map((e) => ({ user: e.user, displayName: e.displayName, keyBundle: b64(e.keyBundle), updated: e.updatedAt })) };
+    });
+    router.put('/directory/:user', (ctx) => {
+      const body = parse(directoryPut, ctx.request.body);
+      const entry = options.directory.put(ctx.params['user'] as string, body.displayName, fromB64(body.keyBundle));
+      ctx.body = { user: entry.user, displayName: entry.displayName, keyBundle: b64(entry.keyBundle), updated: entry.updatedAt };
+    });
+    router.delete('/directory/:user', (ctx) => {
+      if (!options.directory.delete(ctx.params['user'] as string)) throw new ConsulateError('not_found', `no user ${ctx.params['user']}`, { status: 404 });
+      ctx.status = 204;
+    });
+    router.post('/lookup', async (ctx) => {
+      ctx.body = { results: await this.lookup(parse(lookupRequest, ctx.request.body).users) };
+    });
+    router.post('/envelopes', async (ctx) => {
+      const { envelopes } = parse(submitRequest, ctx.request.body);
+      const result = await options.router.submit(envelopes.map((e) => ({ ...e, body: fromB64(e.body) })));
+      // 202 only now: the envelopes are committed to the outbox.
+      ctx.status = 202;
+      ctx.body = result;
+    });
+    router.post('/envelopes/:id/recall', async (ctx) => {
+      const { from } = parse(recallRequest, ctx.request.body);
+      ctx.body = await options.router.recall(ctx.params['id'] as string, from);
+    });
+    router.get('/inbound', async (ctx) => {
+      const query = parse(inboundQuery, ctx.query);
+      let rows = options.queue.inbox(query.after, query.limit);
+      if (rows.length === 0 && query.wait > 0) {
+        await this.#waitForInbound(query.wait * 1000, ctx.req);
+        rows = options.queue.inbox(query.after, query.limit);
+      }
+      ctx.body = { items: rows.map(toInboundItem), cursor: rows.at(-1)?.seq ?? query.after };
+    });
+    router.post('/inbound/ack', (ctx) => {
+      ctx.body = { acked: options.queue.ack(parse(ackRequest, ctx.request.body).ids) };
+    });
+    router.all('/{*rest}', () => {
+      throw new ConsulateError('not_found', 'no such home API endpoint', { status: 404 });
+    });
+    app.use(router.routes()).use(router.allowedMethods());
+
+    this.server = createServer(app.callback());
+    this.server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('key') ?? undefined;
+      if (url.pathname !== '/v1/inbound/stream' || !options.apiKeys.verify(key)) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#stream(ws, Number(url.searchParams.get('after') ?? 0) || 0));
+    });
+  }
+
+  /** Wakes long-polls and pushes to streams after a peer's batch committed. */
+  notify(): void {
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+    for (const stream of this.#streams) this.#push(stream);
+  }
+
+  async lookup(users: string[]): Promise<LookupResult[]> {
+    const { ownDomain, directory, whitelist, links } = this.#o;
+    const results = new Map<string, LookupResult>();
+    const remote = new Map<string, string[]>();
+    const now = Date.now();
+    for (const user of users) {
+      const domain = user.slice(user.lastIndexOf('@') + 1);
+      if (domain === ownDomain) {
+        const entry = directory.get(user);
+        results.set(user, entry ? { user, status: 'found', displayName: entry.displayName, keyBundle: b64(entry.keyBundle), updated: entry.updatedAt } : { user, status: 'not_found' });
+        continue;
+      }
+      const cached = this.#cache.get(user);
+      if (cached && cached.expires > now) {
+        results.set(user, { ...cached.result, cached: true });
+        continue;
+      }
+      remote.set(domain, [...(remote.get(domain) ?? []), user]);
+    }
+    await Promise.all(
+      [...remote].map(async ([domain, domainUsers]) => {
+        const fail = (status: LookupResult['status'], message: string) => domainUsers.forEach((user) => results.set(user, { user, status, message }));
+        const peer = await whitelist.get(domain).catch(() => undefined);
+        if (!peer) return fail('not_whitelisted', `${domain} is not on the whitelist`);
+        if (peer.state !== 'active') return fail('peer_unreachable', `${domain} is suspended`);
+        if (!peer.capabilities.lookup) return fail('capability_denied', `look-ups are not enabled for ${domain}`);
+        try {
+          const answer = await links.request<'lookup'>(domain, { t: 'lookup', users: domainUsers }, 5000);
+          for (const r of answer.results) {
+            if (!domainUsers.includes(r.user)) continue;
+            const result: LookupResult = r.found
+              ? { user: r.user, status: 'found', ...(r.displayName !== undefined ? { displayName: r.displayName } : {}), ...(r.keyBundle ? { keyBundle: b64(r.keyBundle) } : {}), ...(r.updated !== undefined ? { updated: r.updated } : {}) }
+              : { user: r.user, status: 'not_found' };
+            results.set(r.user, result);
+            this.#cache.set(r.user, { result, expires: Date.now() + (this.#o.lookupTtlMs ?? 60_000) });
+          }
+        } catch (error) {
+          const code = error instanceof LinkError && error.code === 'capability_denied' ? 'capability_denied' : 'peer_unreachable';
+          fail(code, (error as Error).message);
+        }
+      }),
+    );
+    return users.map((user) => results.get(user) ?? { user, status: 'peer_unreachable', message: 'no answer' });
+  }
+
+  #waitForInbound(ms: number, req: IncomingMessage): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.add(done);
+      req.once('close', done);
+    });
+  }
+
+  #stream(ws: WebSocket, after: number): void {
+    const stream = { ws, cursor: after, pushing: false };
+    this.#streams.add(stream);
+    ws.on('message', (data) => {
+      try {
+        const message = JSON.parse(data.toString()) as { ack?: unknown };
+        const { ids } = parse(ackRequest, { ids: message.ack });
+        this.#o.queue.ack(ids);
+      } catch (error) {
+        ws.send(JSON.stringify({ error: { code: (error as { code?: string }).code ?? 'bad_request', message: (error as Error).message } }));
+      }
+    });
+    ws.on('close', () => this.#streams.delete(stream));
+    this.#push(stream);
+  }
+
+  #push(stream: { ws: WebSocket; cursor: number; pushing: boolean }): void {
+    if (stream.pushing || stream.ws.readyState !== stream.ws.OPEN) return;
+    stream.pushing = true;
+    try {
+      for (;;) {
+        const rows = this.#o.queue.inbox(stream.cursor, 500);
+        if (rows.length === 0) break;
+        stream.ws.send(JSON.stringify({ items: rows.map(toInboundItem) }));
+        stream.cursor = rows.at(-1)?.seq ?? stream.cursor;
+      }
+    } finally {
+      stream.pushing = false;
+    }
+  }
+
+  async listen(): Promise<number> {
+    const { host, port } = this.#o;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', (error: NodeJS.ErrnoException) => reject(listenError('home API', host, port, error)));
+      this.server.listen(port, host, () => resolve());
+    });
+    this.#port = (this.server.address() as AddressInfo).port;
+    return this.#port;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  async close(): Promise<void> {
+    for (const wake of this.#waiters) wake();
+    for (const s of this.#streams) s.ws.terminate();
+    this.#wss.close();
+    await closeServer(this.server, 1000);
+  }
+}

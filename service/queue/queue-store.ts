@@ -1,0 +1,270 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Envelope } from '../link/frames.js';
+
+export interface OutboxRow {
+  seq: number;
+  peer: string;
+  envId: string;
+  sender: string;
+  recipients: string;
+  type: Envelope['type'];
+  ts: number;
+  body: Uint8Array;
+  ref: string | null;
+  enqueuedAt: number;
+  expiresAt: number;
+}
+
+export interface InboxRow {
+  seq: number;
+  envId: string;
+  origin: string;
+  sender: string;
+  recipients: string;
+  type: string;
+  ts: number;
+  body: Uint8Array;
+  ref: string | null;
+  receivedAt: number;
+}
+
+export interface Routing {
+  peer: string;
+  recipients: string[];
+}
+
+/** What a peer's deliver batch did, per envelope. */
+export interface ReceiveResult {
+  stored: string[];
+  /** Recalls that removed an original the home had not yet taken. */
+  recalledFromInbox: string[];
+}
+
+/**
+ * The durable queues on SQLite, with prepared statements and synchronous transactions:
+ * the message hot path must not pay an async query layer per row. The same interface is
+ * what a PostgreSQL store would implement (docs/architecture.md).
+ */
+export class QueueStore {
+  readonly #db: BetterSqlite3.Database;
+  readonly #s: ReturnType<typeof prepare>;
+  readonly #depth = new Map<string, number>();
+
+  constructor(db: BetterSqlite3.Database) {
+    this.#db = db;
+    this.#s = prepare(db);
+    for (const row of this.#s.depthAll.all() as Array<{ peer: string; n: number }>) this.#depth.set(row.peer, row.n);
+  }
+
+  depth(peer: string): number {
+    return this.#depth.get(peer) ?? 0;
+  }
+
+  depths(): Map<string, number> {
+    return new Map(this.#depth);
+  }
+
+  /** Peers the envelope was already routed to (a resubmission with the same id is a no-op). */
+  routedPeers(envId: string): Array<{ peer: string; state: string; sender: string; recipients: string }> {
+    return this.#s.routedFor.all(envId) as Array<{ peer: string; state: string; sender: string; recipients: string }>;
+  }
+
+  /** Enqueues envelopes fanned out per peer, all in one transaction: all stored or none. */
+  enqueue(items: Array<{ envelope: Envelope; routes: Routing[] }>, now: number, ttlMs: number): void {
+    const run = this.#db.transaction(() => {
+      for (const { envelope, routes } of items) {
+        for (const route of routes) {
+          this.#s.insertOutbox.run(route.peer, envelope.id, envelope.from, JSON.stringify(route.recipients), envelope.type, envelope.ts, envelope.body, envelope.ref ?? null, now, now + ttlMs);
+          this.#s.insertRouted.run(envelope.id, route.peer, envelope.from, JSON.stringify(route.recipients), 'queued', now);
+        }
+      }
+    });
+    run();
+    for (const { routes } of items) for (const route of routes) this.#depth.set(route.peer, this.depth(route.peer) + 1);
+  }
+
+  /** The oldest envelopes waiting for a peer, in order. */
+  nextBatch(peer: string, limit: number, maxBytes: number): OutboxRow[] {
+    const rows = this.#s.batch.all(peer, limit) as OutboxRow[];
+    let bytes = 0;
+    const out: OutboxRow[] = [];
+    for (const row of rows) {
+      bytes += row.body.length + 256;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(row);
+    }
+    return out;
+  }
+
+  /** After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events. */
+  settle(peer: string, stored: string[], failed: Array<{ envId: string; code: string; reason: string }>, now: number, ownDomain: string): void {
+    const run = this.#db.transaction(() => {
+      let removed = 0;
+      for (const envId of stored) {
+        removed += this.#s.deleteOutbox.run(peer, envId).changes;
+        this.#s.setRouted.run('delivered', now, envId, peer);
+      }
+      for (const f of failed) {
+        const row = this.#s.getOutbox.get(peer, f.envId) as OutboxRow | undefined;
+        removed += this.#s.deleteOutbox.run(peer, f.envId).changes;
+        this.#s.setRouted.run('failed', now, f.envId, peer);
+        if (row) this.#undeliverable(row, f.code, f.reason, now, ownDomain);
+      }
+      return removed;
+    });
+    const removed = run();
+    this.#depth.set(peer, Math.max(0, this.depth(peer) - removed));
+  }
+
+  /** Envelopes past their TTL leave the outbox and tell the sender's home. */
+  expire(now: number, ownDomain: string): number {
+    const run = this.#db.transaction(() => {
+      const rows = this.#s.expired.all(now) as OutboxRow[];
+      for (const row of rows) {
+        this.#s.deleteOutbox.run(row.peer, row.envId);
+        this.#s.setRouted.run('expired', now, row.envId, row.peer);
+        this.#undeliverable(row, 'expired', `not delivered to ${row.peer} before its time to live ran out`, now, ownDomain);
+        this.#depth.set(row.peer, Math.max(0, this.depth(row.peer) - 1));
+      }
+      return rows.length;
+    });
+    return run();
+  }
+
+  #undeliverable(row: OutboxRow, code: string, reason: string, now: number, ownDomain: string): void {
+    const body = Buffer.from(JSON.stringify({ envId: row.envId, peer: row.peer, recipients: JSON.parse(row.recipients) as string[], code, reason }));
+    this.#s.insertInbox.run(`${row.envId}.${row.peer}`, ownDomain, row.sender, JSON.stringify([row.sender]), 'undeliverable', now, body, row.envId, now);
+  }
+
+  /**
+   * Recall of an envelope the home submitted: removed where it still waits; returns the
+   * peers it already reached, to which a recall envelope must go.
+   */
+  recall(envId: string, now: number): { removedFrom: string[]; reached: Array<{ peer: string; recipients: string[] }> } {
+    const run = this.#db.transaction(() => {
+      const removedFrom: string[] = [];
+      const reached: Array<{ peer: string; recipients: string[] }> = [];
+      for (const route of this.routedPeers(envId)) {
+        if (route.state === 'queued' && this.#s.deleteOutbox.run(route.peer, envId).changes > 0) {
+          this.#s.setRouted.run('recalled', now, envId, route.peer);
+          removedFrom.push(route.peer);
+          this.#depth.set(route.peer, Math.max(0, this.depth(route.peer) - 1));
+        } else if (route.state === 'delivered') {
+          reached.push({ peer: route.peer, recipients: JSON.parse(route.recipients) as string[] });
+        }
+      }
+      return { removedFrom, reached };
+    });
+    return run();
+  }
+
+  /**
+   * Stores a peer's batch in one transaction (the ack is sent only after it commits).
+   * Ids seen before are acknowledged again without storing twice.
+   */
+  receive(origin: string, envelopes: Envelope[], now: number): ReceiveResult {
+    const run = this.#db.transaction(() => {
+      const stored: string[] = [];
+      const recalledFromInbox: string[] = [];
+      for (const e of envelopes) {
+        if (this.#s.markReceived.run(origin, e.id, now).changes === 0) {
+          stored.push(e.id);
+          continue;
+        }
+        if (e.type === 'recall' && e.ref) {
+          if (this.#s.deleteInboxByEnv.run(origin, e.ref).changes > 0) recalledFromInbox.push(e.ref);
+        }
+        this.#s.insertInbox.run(e.id, origin, e.from, JSON.stringify(e.to), e.type, e.ts, e.body, e.ref ?? null, now);
+        stored.push(e.id);
+      }
+      return { stored, recalledFromInbox };
+    });
+    return run();
+  }
+
+  /** Unacknowledged inbound items after a cursor, oldest first. */
+  inbox(after: number, limit: number): InboxRow[] {
+    return this.#s.inboxAfter.all(after, limit) as InboxRow[];
+  }
+
+  /** The home took these: they leave the inbox (the dedupe ids stay). */
+  ack(envIds: string[]): number {
+    const run = this.#db.transaction(() => {
+      let n = 0;
+      for (const id of envIds) n += this.#s.ackInbox.run(id).changes;
+      return n;
+    });
+    return run();
+  }
+
+  inboxDepth(): number {
+    return (this.#s.inboxCount.get() as { n: number }).n;
+  }
+
+  oldestQueued(peer: string): number | undefined {
+    return (this.#s.oldest.get(peer) as { at: number | null } | undefined)?.at ?? undefined;
+  }
+
+  /** Sever: everything queued for or routed to the peer goes. */
+  purgePeer(peer: string): number {
+    const run = this.#db.transaction(() => {
+      const n = this.#s.purgeOutbox.run(peer).changes;
+      this.#s.purgeRouted.run(peer);
+      this.#s.purgeRetry.run(peer);
+      return n;
+    });
+    const n = run();
+    this.#depth.delete(peer);
+    return n;
+  }
+
+  /** Retry state survives restarts so a flapping peer is not hammered after each restart. */
+  retryState(peer: string): { attempts: number; nextAttemptAt: number; lastError: string | null } | undefined {
+    return this.#s.getRetry.get(peer) as { attempts: number; nextAttemptAt: number; lastError: string | null } | undefined;
+  }
+
+  setRetryState(peer: string, attempts: number, nextAttemptAt: number, lastError: string | null): void {
+    if (attempts === 0) this.#s.purgeRetry.run(peer);
+    else this.#s.upsertRetry.run(peer, attempts, nextAttemptAt, lastError);
+  }
+
+  /** Drops dedupe ids and delivery records older than the retention cut-off. */
+  prune(olderThan: number): void {
+    this.#s.pruneReceived.run(olderThan);
+    this.#s.pruneRouted.run(olderThan);
+  }
+}
+
+function prepare(db: BetterSqlite3.Database) {
+  return {
+    depthAll: db.prepare('select peer, count(*) as n from outbox group by peer'),
+    routedFor: db.prepare('select peer, state, sender, recipients from routed where envId = ?'),
+    insertOutbox: db.prepare(
+      'insert into outbox (peer, envId, sender, recipients, type, ts, body, ref, enqueuedAt, expiresAt) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    insertRouted: db.prepare('insert into routed (envId, peer, sender, recipients, state, at) values (?, ?, ?, ?, ?, ?)'),
+    setRouted: db.prepare('update routed set state = ?, at = ? where envId = ? and peer = ?'),
+    batch: db.prepare('select * from outbox where peer = ? order by seq limit ?'),
+    getOutbox: db.prepare('select * from outbox where peer = ? and envId = ?'),
+    deleteOutbox: db.prepare('delete from outbox where peer = ? and envId = ?'),
+    expired: db.prepare('select * from outbox where expiresAt <= ? order by seq limit 1000'),
+    markReceived: db.prepare('insert or ignore into received (origin, envId, at) values (?, ?, ?)'),
+    insertInbox: db.prepare(
+      'insert or ignore into inbox (envId, origin, sender, recipients, type, ts, body, ref, receivedAt) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    deleteInboxByEnv: db.prepare('delete from inbox where origin = ? and envId = ?'),
+    inboxAfter: db.prepare('select * from inbox where seq > ? order by seq limit ?'),
+    ackInbox: db.prepare('delete from inbox where envId = ?'),
+    inboxCount: db.prepare('select count(*) as n from inbox'),
+    oldest: db.prepare('select min(enqueuedAt) as at from outbox where peer = ?'),
+    purgeOutbox: db.prepare('delete from outbox where peer = ?'),
+    purgeRouted: db.prepare('delete from routed where peer = ?'),
+    purgeRetry: db.prepare('delete from peer_retry where peer = ?'),
+    getRetry: db.prepare('select attempts, nextAttemptAt, lastError from peer_retry where peer = ?'),
+    upsertRetry: db.prepare(
+      'insert into peer_retry (peer, attempts, nextAttemptAt, lastError) values (?, ?, ?, ?) on conflict (peer) do update set attempts = excluded.attempts, nextAttemptAt = excluded.nextAttemptAt, lastError = excluded.lastError',
+    ),
+    pruneReceived: db.prepare('delete from received where at < ?'),
+    pruneRouted: db.prepare("delete from routed where at < ? and state != 'queued'"),
+  };
+}
