@@ -14,6 +14,7 @@ import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readF
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { copyProductionDependencies } from '../lib/production-deps.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -82,22 +83,9 @@ for (const part of ['service', 'renderer']) {
   cpSync(join(root, 'dist', part), join(appDir, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
 }
 
-// Production dependencies exactly as the lock file resolves them; dev-only packages and
-// other platforms' optional binaries are left out.
+// Production dependencies exactly as the lock file resolves them.
 step('production dependencies');
-const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
-let copied = 0;
-for (const [key, entry] of Object.entries(lock.packages)) {
-  if (!key.startsWith('node_modules/') || entry.dev || entry.devOptional || entry.link) continue;
-  const source = join(root, key);
-  if (!existsSync(source)) {
-    if (entry.optional) continue;
-    throw new Error(`${key} is in the lock file but not installed: run npm ci`);
-  }
-  // Nested node_modules are separate lock entries, copied (or skipped as dev) on their own.
-  cpSync(source, join(appDir, key), { recursive: true, filter: (src) => !relative(source, src).split('/').includes('node_modules') });
-  copied += 1;
-}
+const copied = copyProductionDependencies(root, appDir);
 process.stdout.write(`${copied} packages\n`);
 
 // 4. Native modules for the bundled runtime's ABI, built from source with its headers:

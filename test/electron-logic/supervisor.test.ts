@@ -164,7 +164,7 @@ describe('supervisor with the real service', () => {
     expect(isAlive(pid)).toBe(false);
     await expect(healthz(ready.adminUrl)).rejects.toThrow();
     const log = readFileSync(logFile, 'utf8');
-    expect(log).toContain('service stopped (exited with code 0)');
+    expect(log, log).toContain('service stopped (exited with code 0)');
     expect(log).not.toContain('killing it');
   });
 
