@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Service } from '../app.js';
-import { isConsulateError } from '../errors.js';
+import { ConsulateError, isConsulateError } from '../errors.js';
 import { configFileName, loadConfig, redact } from '../config/load.js';
 import { configKeys } from '../config/schema.js';
 import { ensureDataDir, openStore } from '../store/database.js';
@@ -136,6 +136,47 @@ export function buildProgram(): Command {
       .option('--force', 'rewrite an existing config file')
       .action(async (options: Record<string, unknown>, command: Command) => init(command.optsWithGlobals() as GlobalOptions, options)),
   ).exitOverride();
+
+  program
+    .command('demo')
+    .description('start two federated appliances (a.demo, b.demo) on loopback with demo users')
+    .option('--scenario <name>', 'run a scripted exchange and exit: smoke')
+    .action(async (options: { scenario?: string }, command: Command) => {
+      const { Demo, smokeScenario } = await import('../demo/demo.js');
+      if (options.scenario !== undefined && options.scenario !== 'smoke') throw new ConsulateError('bad_request', `unknown scenario "${options.scenario}" (known: smoke)`);
+      const global = command.optsWithGlobals() as GlobalOptions;
+      const print = (line: string) => process.stdout.write(`${line}\n`);
+      const logger = createLogger({ level: options.scenario ? 'error' : 'warn', destination: process.stderr });
+      const demo = new Demo({ baseDir: global.dataDir, logger, print });
+      try {
+        await demo.start();
+        if (options.scenario) {
+          await smokeScenario(demo, print);
+          print('smoke scenario passed: every message delivered exactly once and decrypted');
+          await demo.stop();
+          return;
+        }
+      } catch (error) {
+        await demo.stop();
+        throw error;
+      }
+      for (const side of demo.sides.values()) {
+        print(`${side.domain}: admin ${side.service.loginUrl}`);
+        print(`${side.domain}: home API ${side.service.homeUrl}  (API key ${side.apiKey})`);
+      }
+      print('demo running; Ctrl-C stops it');
+      const stop = () => void demo.stop().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('openapi', { hidden: true })
+    .description('print the home API OpenAPI document (docs/home-api.yaml)')
+    .action(async () => {
+      const { homeApiYaml } = await import('../home/openapi.js');
+      process.stdout.write(homeApiYaml());
+    });
 
   program
     .command('version')

@@ -4,17 +4,20 @@ import { z } from 'zod';
  * The home API contract. Handlers validate with these schemas and docs/home-api.yaml is
  * generated from them (`npm run docs:openapi`), so the document cannot drift.
  */
+/** Every schema of the home API with its OpenAPI component name. */
+export const homeApiRegistry = z.registry<{ id: string }>();
+
 const address = z.string().regex(/^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/, 'must be user@domain').describe('user@domain');
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64').describe('base64 (standard or URL-safe)');
 const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID').describe('ULID');
 
-export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).meta({ id: 'Error' });
+export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).register(homeApiRegistry, { id: 'Error' });
 
-export const directoryPut = z.strictObject({ displayName: z.string().max(256).default(''), keyBundle: base64.max(65536) }).meta({ id: 'DirectoryPut' });
-export const directoryEntry = z.object({ user: address, displayName: z.string(), keyBundle: base64, updated: z.number().int() }).meta({ id: 'DirectoryEntry' });
-export const directoryList = z.object({ users: z.array(directoryEntry) }).meta({ id: 'DirectoryList' });
+export const directoryPut = z.strictObject({ displayName: z.string().max(256).default(''), keyBundle: base64.max(65536) }).register(homeApiRegistry, { id: 'DirectoryPut' });
+export const directoryEntry = z.object({ user: address, displayName: z.string(), keyBundle: base64, updated: z.number().int() }).register(homeApiRegistry, { id: 'DirectoryEntry' });
+export const directoryList = z.object({ users: z.array(directoryEntry) }).register(homeApiRegistry, { id: 'DirectoryList' });
 
-export const lookupRequest = z.strictObject({ users: z.array(address).min(1).max(1000) }).meta({ id: 'LookupRequest' });
+export const lookupRequest = z.strictObject({ users: z.array(address).min(1).max(1000) }).register(homeApiRegistry, { id: 'LookupRequest' });
 export const lookupResult = z
   .object({
     user: address,
@@ -25,8 +28,8 @@ export const lookupResult = z
     message: z.string().optional(),
     cached: z.boolean().optional(),
   })
-  .meta({ id: 'LookupResult' });
-export const lookupResponse = z.object({ results: z.array(lookupResult) }).meta({ id: 'LookupResponse' });
+  .register(homeApiRegistry, { id: 'LookupResult' });
+export const lookupResponse = z.object({ results: z.array(lookupResult) }).register(homeApiRegistry, { id: 'LookupResponse' });
 
 export const envelopeIn = z
   .strictObject({
@@ -37,12 +40,12 @@ export const envelopeIn = z
     ts: z.number().int().nonnegative(),
     body: base64,
   })
-  .meta({ id: 'Envelope' });
-export const submitRequest = z.strictObject({ envelopes: z.array(envelopeIn).min(1).max(5000) }).meta({ id: 'SubmitRequest' });
-export const submitResponse = z.object({ accepted: z.array(z.string()), duplicates: z.array(z.string()) }).meta({ id: 'SubmitResponse' });
+  .register(homeApiRegistry, { id: 'Envelope' });
+export const submitRequest = z.strictObject({ envelopes: z.array(envelopeIn).min(1).max(5000) }).register(homeApiRegistry, { id: 'SubmitRequest' });
+export const submitResponse = z.object({ accepted: z.array(z.string()), duplicates: z.array(z.string()) }).register(homeApiRegistry, { id: 'SubmitResponse' });
 
-export const recallRequest = z.strictObject({ from: address }).meta({ id: 'RecallRequest' });
-export const recallResponse = z.object({ removedFrom: z.array(z.string()), recallSentTo: z.array(z.string()) }).meta({ id: 'RecallResponse' });
+export const recallRequest = z.strictObject({ from: address }).register(homeApiRegistry, { id: 'RecallRequest' });
+export const recallResponse = z.object({ removedFrom: z.array(z.string()), recallSentTo: z.array(z.string()) }).register(homeApiRegistry, { id: 'RecallResponse' });
 
 export const inboundItem = z
   .object({
@@ -57,15 +60,15 @@ export const inboundItem = z
     external: z.boolean().describe('true for every envelope that came from another domain'),
     origin: z.string().describe('domain the item came from (this domain for undeliverable events)'),
   })
-  .meta({ id: 'InboundItem' });
+  .register(homeApiRegistry, { id: 'InboundItem' });
 export const inboundQuery = z.strictObject({
   after: z.coerce.number().int().min(0).default(0),
   wait: z.coerce.number().int().min(0).max(60).default(0),
   limit: z.coerce.number().int().min(1).max(5000).default(500),
 });
-export const inboundResponse = z.object({ items: z.array(inboundItem), cursor: z.number().int() }).meta({ id: 'InboundResponse' });
-export const ackRequest = z.strictObject({ ids: z.array(z.string().max(200)).min(1).max(10000) }).meta({ id: 'AckRequest' });
-export const ackResponse = z.object({ acked: z.number().int() }).meta({ id: 'AckResponse' });
+export const inboundResponse = z.object({ items: z.array(inboundItem), cursor: z.number().int() }).register(homeApiRegistry, { id: 'InboundResponse' });
+export const ackRequest = z.strictObject({ ids: z.array(z.string().max(200)).min(1).max(10000) }).register(homeApiRegistry, { id: 'AckRequest' });
+export const ackResponse = z.object({ acked: z.number().int() }).register(homeApiRegistry, { id: 'AckResponse' });
 
 export type EnvelopeIn = z.infer<typeof envelopeIn>;
 export type InboundItem = z.infer<typeof inboundItem>;
