@@ -10,7 +10,8 @@ import { federationRoutes } from './federation/admin-routes.js';
 import { guiRoutes } from './admin/gui-routes.js';
 import { FederationListener } from './federation/listener.js';
 import { PeerStatusBoard } from './federation/peer-status.js';
-import { readTlsMaterial } from './federation/tls-files.js';
+import { CertManager } from './certs/manager.js';
+import { certRoutes } from './certs/admin-routes.js';
 import { Whitelist } from './federation/whitelist.js';
 import { inboundHandlers } from './federation/inbound.js';
 import { EnvelopeRouter } from './federation/router.js';
@@ -60,6 +61,7 @@ export class Service {
   #store: Store | undefined;
   #admin: AdminServer | undefined;
   #federation: FederationListener | undefined;
+  #certs: CertManager | undefined;
   #links: LinkManager | undefined;
   #whitelist: Whitelist | undefined;
   #identities: IdentityStore | undefined;
@@ -91,6 +93,7 @@ export class Service {
     });
     this.#routes.push((router) => federationRoutes(router, this));
     this.#routes.push((router) => guiRoutes(router, this));
+    this.#routes.push((router) => certRoutes(router, this, () => resolveKek(this.dataDir, this.#options.env ?? process.env)));
   }
 
   /** Adds admin API routes (behind the session check); call before start(). */
@@ -149,6 +152,11 @@ export class Service {
 
   get federation(): FederationListener | undefined {
     return this.#federation;
+  }
+
+  /** Certificates of the public listeners: status, install, rollback, and `certificate` expiry events. */
+  get certificates(): CertManager | undefined {
+    return this.#certs;
   }
 
   get adminUrl(): string {
@@ -237,16 +245,27 @@ export class Service {
       });
       this.#whitelist.on('changed', () => void this.#links?.sync());
 
-      const tls = readTlsMaterial(this.dataDir);
-      if (tls) {
-        this.#federation = new FederationListener({ host: this.config.federation.host, port: this.config.federation.port, logger: this.logger, defaultTls: tls });
-        this.#links.attach(this.#federation.server);
-        const port = await this.#federation.listen(this.config.federation.host, this.config.federation.port);
-        this.#components['federation'] = { ready: true, detail: `${this.config.federation.host}:${port}` };
-      } else {
-        this.#components['federation'] = { ready: false, detail: 'no certificate installed: run `consulate cert import` or `consulate ca init` (see docs/certificates.md)' };
-        this.logger.warn('federation listener not started: no certificate installed (see docs/certificates.md)');
-      }
+      // The certificate manager starts the listener once a certificate exists (now, or later from the CLI or GUI).
+      this.#certs = new CertManager({
+        dataDir: this.dataDir,
+        config: this.config,
+        logger: this.logger.child({ component: 'certs' }),
+        metrics: this.metrics,
+        adminCaBundlePem: caBundle[0],
+        listener: () => this.#federation,
+        startListener: async (tls) => {
+          const { host, port } = this.config.federation;
+          const listener = new FederationListener({ host, port, logger: this.logger, defaultTls: tls });
+          this.#links?.attach(listener.server);
+          const bound = await listener.listen(host, port);
+          this.#federation = listener;
+          return bound;
+        },
+        readiness: (ready, detail) => {
+          this.#components['federation'] = { ready, detail };
+        },
+      });
+      await this.#certs.start();
       this.#router = new EnvelopeRouter({
         ownDomain: this.config.domain,
         queue,
@@ -342,6 +361,7 @@ export class Service {
 
   async stop(): Promise<void> {
     clearInterval(this.#poll);
+    this.#certs?.stop();
     for (const component of Object.values(this.#components)) component.ready = false;
     const admin = this.#admin;
     this.#admin = undefined;

@@ -127,3 +127,323 @@ export interface RotateResponse {
   previousFingerprint: string;
   told: string[];
 }
+
+// --- GUI: login, password, first-run setup, settings, live status, audit, logs --------
+
+/** Shortest admin password accepted; long enough that the login rate limit makes guessing hopeless. */
+export const minPasswordLength = 10;
+
+export const passwordLoginRequest = z.strictObject({ password: z.string().min(1).max(200) });
+export type PasswordLoginRequest = z.infer<typeof passwordLoginRequest>;
+
+/** POST /api/session takes either the one-time token or the admin password. */
+export const anyLoginRequest = z.union([loginRequest, passwordLoginRequest]);
+export type AnyLoginRequest = z.infer<typeof anyLoginRequest>;
+
+/** What the login page may know before a session: enough to tell the operator which box this is. */
+export interface LoginInfoResponse {
+  domain: string;
+  fingerprint: string;
+  passwordSet: boolean;
+  /** True when the admin listener is bound beyond loopback, where a password is mandatory. */
+  passwordRequired: boolean;
+}
+
+export const setPasswordRequest = z.strictObject({
+  password: z.string().min(minPasswordLength, `must be at least ${minPasswordLength} characters`).max(200),
+  /** Required when a password is already set. */
+  current: z.string().max(200).optional(),
+});
+export type SetPasswordRequest = z.infer<typeof setPasswordRequest>;
+
+export interface InstalledCertificateView {
+  subject: string;
+  issuer: string;
+  sans: string[];
+  notBefore: string;
+  notAfter: string;
+  daysLeft: number;
+  fingerprintSha256: string;
+  selfSigned: boolean;
+}
+
+export interface SetupResponse {
+  complete: boolean;
+  completedAt: string | null;
+  steps: {
+    identity: { done: boolean; fingerprint: string };
+    /** Done when a domain other than the built-in placeholder is saved (file) or running. */
+    domain: { done: boolean; running: string; saved: string | null };
+    certificate: { done: boolean; installed: InstalledCertificateView | null; path: string; problem: string | null };
+    password: { done: boolean; required: boolean };
+  };
+  /** The saved configuration differs from the running one: a restart applies it. */
+  restartRequired: boolean;
+}
+
+const listenHostField = z.string().min(1).max(253);
+const portField = z.number().int().min(0).max(65535);
+
+/** The settings the GUI edits; everything is optional and merged into the saved config file. */
+export const settingsUpdateRequest = z.strictObject({
+  domain: z.string().min(1).max(253).optional(),
+  admin: z.strictObject({ host: listenHostField, port: portField }).partial().optional(),
+  home: z.strictObject({ host: listenHostField, port: portField }).partial().optional(),
+  federation: z
+    .strictObject({
+      host: listenHostField,
+      port: portField,
+      hostname: z.string().max(253).nullable(),
+      publicUrl: z.string().max(2000).nullable(),
+    })
+    .partial()
+    .optional(),
+  fileProxy: z.strictObject({ hostname: z.string().max(253).nullable() }).partial().optional(),
+  relay: z.strictObject({ host: listenHostField, port: portField, minPort: portField, maxPort: portField }).partial().optional(),
+});
+export type SettingsUpdateRequest = z.infer<typeof settingsUpdateRequest>;
+
+export interface SettingsView {
+  domain: string;
+  admin: { host: string; port: number; allowedHosts: string[] };
+  home: { host: string; port: number };
+  federation: { host: string; port: number; hostname: string | null; publicUrl: string | null; caBundleFile: string | null };
+  fileProxy: { hostname: string | null };
+  relay: { host: string; port: number; minPort: number; maxPort: number };
+  log: { level: string; format: string };
+}
+
+export interface SettingsResponse {
+  /** What the service runs with now. */
+  running: SettingsView;
+  /** What it will run with after a restart (file < environment < flags may still override). */
+  saved: SettingsView;
+  configFile: string;
+  restartRequired: boolean;
+  /** Dotted paths saved since the service started: a restart applies them. */
+  pending: string[];
+  /** Dotted paths where the running value is not the file's (a flag or environment variable set it). */
+  overridden: string[];
+}
+
+export interface ListenerView {
+  name: 'admin' | 'federation' | 'fileProxy' | 'relay' | 'home';
+  /** up: listening; down: configured but not listening (detail says why); unavailable: not in this build. */
+  state: 'up' | 'down' | 'unavailable';
+  address: string;
+  detail: string;
+}
+
+export interface PeerLive {
+  domain: string;
+  state: 'active' | 'suspended';
+  outbound: string;
+  inbound: string;
+  rttMs: number | null;
+  lastHandshake: string | null;
+  lastError: { code: string; message: string; at: string } | null;
+  bytesIn: number;
+  bytesOut: number;
+  keyAlarm: string | null;
+}
+
+/** One live snapshot: pushed as the `status` event every 2 s and served by GET /api/live. */
+export interface LiveSnapshot {
+  at: string;
+  status: StatusResponse;
+  components: ReadinessResponse['components'];
+  listeners: ListenerView[];
+  peers: PeerLive[];
+  passwordSet: boolean;
+  passwordRequired: boolean;
+  restartRequired: boolean;
+  certificate: InstalledCertificateView | null;
+}
+
+export interface AuditEntryView {
+  id: number;
+  ts: string;
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditResponse {
+  entries: AuditEntryView[];
+  /** The hash chain check over the whole log: brokenAt is the first entry that does not follow. */
+  chain: { intact: boolean; brokenAt: number | null; checked: number };
+}
+
+export interface LogEntryView {
+  id: number;
+  time: string;
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  msg: string;
+  /** Other structured fields of the line (component, peer, code, …), secrets removed. */
+  fields: Record<string, unknown>;
+}
+
+export interface LogsResponse {
+  entries: LogEntryView[];
+  /** False when the log tail could not be attached (the GUI then says so). */
+  available: boolean;
+  /** Lines below this level are not recorded by the service (log.level). */
+  level: string;
+}
+
+/**
+ * Server-sent events on GET /api/events (event name → JSON data). `peer.up`, `peer.down`
+ * and `key.changed` are also what the desktop shell turns into notifications.
+ */
+export interface AdminEventMap {
+  status: LiveSnapshot;
+  peer: PeerLive;
+  'peer.up': { domain: string };
+  'peer.down': { domain: string; lastError?: string };
+  'key.changed': { domain: string; fingerprint: string };
+  log: LogEntryView;
+}
+
+// Certificates and the organisation CA (docs/certificates.md, "Admin API"). Dates are ISO strings.
+
+export const certSlotName = z.enum(['federation', 'fileProxy']);
+export type CertSlotName = z.infer<typeof certSlotName>;
+export const certKeyType = z.enum(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']);
+const certHostnames = z.array(z.string().min(1).max(253)).min(1).max(50);
+const subjectFields = {
+  commonName: z.string().min(1).max(64).optional(),
+  organization: z.string().min(1).max(64).optional(),
+  country: z.string().length(2).optional(),
+};
+
+export interface CertificateView {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+  sans: string[];
+  isCa: boolean;
+  selfSigned: boolean;
+  key: string;
+  signatureAlgorithm: string;
+}
+
+export interface StoredCertificateView extends CertificateView {
+  /** Generation id in the store ("legacy" for a pre-store tls/federation.crt still served). */
+  id: string;
+  installedAt: string;
+}
+
+export interface CertCheckView {
+  id: string;
+  ok: boolean;
+  severity: 'error' | 'warning' | 'info';
+  message: string;
+  code?: string | undefined;
+}
+
+export interface CertReportView {
+  ok: boolean;
+  trusted: boolean;
+  daysUntilExpiry: number;
+  checks: CertCheckView[];
+  chain: Array<{ role: 'leaf' | 'intermediate' | 'root'; subject: string; issuer: string; fingerprintSha256: string; notBefore: string; notAfter: string; source: 'bundle' | 'trust-anchors' }>;
+}
+
+export type CertStateName = 'ok' | 'warning' | 'critical' | 'expired' | 'missing';
+
+export interface CertSlotView {
+  slot: CertSlotName;
+  hostnames: string[];
+  source: 'store' | 'legacy' | 'none';
+  served: boolean;
+  state: CertStateName;
+  expiry: { secondsToExpiry: number; warningAt: string; criticalAt: string } | null;
+  current: StoredCertificateView | null;
+  previous: StoredCertificateView | null;
+  report: CertReportView | null;
+  problem: string | null;
+}
+
+export interface CertsResponse {
+  slots: CertSlotView[];
+  listener: { running: boolean };
+}
+
+/** A refused import, install or rollback: HTTP 422 with the stable code and the whole report when there is one. */
+export interface CertErrorBody {
+  error: { code: string; message: string; checks?: CertCheckView[] };
+}
+
+export const certCsrRequest = z.strictObject({ hostnames: certHostnames.optional(), keyType: certKeyType.optional(), ...subjectFields });
+export type CertCsrRequest = z.infer<typeof certCsrRequest>;
+
+export interface CertCsrResponse {
+  csrPem: string;
+  /** Suggested file name, e.g. fed.example.org.csr. The key stays on the appliance. */
+  fileName: string;
+  key: string;
+  hostnames: string[];
+}
+
+export const certImportRequest = z
+  .strictObject({
+    slot: certSlotName.default('federation'),
+    /** PEM text: the certificate and its chain, optionally with the key. */
+    pem: z.string().min(1).max(500_000).optional(),
+    /** A PKCS#12 (.p12/.pfx) file in base64. */
+    p12Base64: z.string().min(1).max(700_000).optional(),
+    /** A separate key; not needed when the CSR was made on this appliance. */
+    keyPem: z.string().min(1).max(100_000).optional(),
+    password: z.string().max(1024).optional(),
+  })
+  .refine((body) => (body.pem === undefined) !== (body.p12Base64 === undefined), { message: 'give either pem or p12Base64' });
+export type CertImportRequest = z.input<typeof certImportRequest>;
+
+export interface CertInstallResponse {
+  slot: CertSlotName;
+  installed: StoredCertificateView;
+  report: CertReportView;
+}
+
+export const certRollbackRequest = z.strictObject({ slot: certSlotName.default('federation'), force: z.boolean().optional() });
+export type CertRollbackRequest = z.input<typeof certRollbackRequest>;
+
+export interface CaResponse {
+  exists: boolean;
+  certificate: CertificateView | null;
+  /** What peers add as their trust anchor for this appliance (`consulate peer set-ca`). */
+  certPem: string | null;
+  sealed: boolean;
+}
+
+export const caInitRequest = z.strictObject({
+  commonName: z.string().min(1).max(64),
+  organization: subjectFields.organization,
+  country: subjectFields.country,
+  keyType: certKeyType.optional(),
+  validityDays: z.number().int().min(1).max(36_500).optional(),
+});
+export type CaInitRequest = z.infer<typeof caInitRequest>;
+
+export const caIssueRequest = z.strictObject({
+  hostnames: certHostnames.optional(),
+  /** Sign this request instead of generating a key; required when not installing here. */
+  csrPem: z.string().min(1).max(100_000).optional(),
+  keyType: certKeyType.optional(),
+  validityDays: z.number().int().min(1).max(36_500).optional(),
+  /** Install the issued certificate in this slot of this appliance (default federation). */
+  install: z.boolean().default(true),
+  slot: certSlotName.default('federation'),
+});
+export type CaIssueRequest = z.input<typeof caIssueRequest>;
+
+export interface CaIssueResponse {
+  certificate: CertificateView;
+  /** Certificate followed by the CA certificate. */
+  chainPem: string;
+  installed: CertInstallResponse | null;
+}

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCertificates } from './bundle.js';
@@ -115,6 +116,27 @@ async function syncDir(dir: string): Promise<void> {
     }
   } catch {
     // Windows cannot open directories for fsync; the rename itself is still atomic there.
+  }
+}
+
+/** Where the store keeps a slot's state file: its mtime changes on every install and rollback. */
+export function slotStatePath(dir: string, slot: CertSlot): string {
+  return join(dir, slotDirs[slot], stateFile);
+}
+
+/**
+ * The files of a slot's current generation, read synchronously, for callers that only
+ * need a path (a status page showing the served chain). Undefined when the slot is empty
+ * or its state cannot be read; `CertStore.current` reports such problems.
+ */
+export function currentFilesSync(dir: string, slot: CertSlot): { dir: string; chain: string; key: string } | undefined {
+  try {
+    const state = JSON.parse(readFileSync(slotStatePath(dir, slot), 'utf8')) as SlotState;
+    if (state.version !== 1 || !state.current) return undefined;
+    const generation = join(dir, slotDirs[slot], state.current);
+    return { dir: generation, chain: join(generation, chainFile), key: join(generation, plainKeyFile) };
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,7 +1,9 @@
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTlsMaterial } from '../../service/federation/tls-files.js';
+import { openCertStore } from '../../service/certs/local.js';
+import type { CertMaterial, CertSlot } from '../../service/certs/store.js';
+import { loadConfig } from '../../service/config/load.js';
 import { runCli, startService, tempDir, type RunningService } from './service-process.js';
 import type { TestCa } from './test-ca.js';
 
@@ -36,7 +38,7 @@ export async function prepareAppliance(domain: string, ca: TestCa): Promise<Appl
     }),
   );
   const { certPem, keyPem } = ca.issue(domain, ['DNS:localhost', 'IP:127.0.0.1']);
-  writeTlsMaterial(dataDir, { certChainPem: certPem, keyPem });
+  await installCertificate(dataDir, { certChainPem: certPem, keyPem });
   const appliance: Appliance = {
     domain,
     dataDir,
@@ -50,6 +52,12 @@ export async function prepareAppliance(domain: string, ca: TestCa): Promise<Appl
   const init = await appliance.cli(['init']);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   return appliance;
+}
+
+/** Installs into the appliance's certificate store, validated exactly as `consulate cert import` does. */
+export async function installCertificate(dataDir: string, material: CertMaterial, slot: CertSlot = 'federation'): Promise<void> {
+  const { config } = loadConfig({ dataDir, env: {} });
+  await openCertStore(dataDir, config).install(slot, material);
 }
 
 /** Reads one series from /metrics. */
