@@ -60,6 +60,23 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .refine((r) => r.minPort <= r.maxPort, { message: 'minPort must not exceed maxPort', path: ['minPort'] }),
+  compliance: z
+    .strictObject({
+      /** Days delivery records (who sent what to which domain, when) are kept; 0 = deleted on delivery. */
+      metadataRetentionDays: z.number().int().min(0).max(3650).default(30),
+      /** Hours the ids of received envelopes are kept to refuse duplicates (at least the senders' retry window). */
+      dedupeHours: z.number().int().min(1).max(24 * 365).default(168),
+      archive: z
+        .strictObject({
+          /** Archive every federated envelope (ciphertext and metadata) to hash-chained segment files. */
+          enabled: z.boolean().default(false),
+          /** Default <data-dir>/archive. */
+          dir: z.string().min(1).optional(),
+          segmentMB: z.number().int().min(1).max(4096).default(64),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import type { EnvelopeArchive } from '../compliance/archive.js';
 import type { Directory } from '../home/directory.js';
 import { LinkError } from '../link/errors.js';
 import type { Envelope, FrameOf } from '../link/frames.js';
@@ -18,6 +19,7 @@ export interface InboundOptions {
   status: PeerStatusBoard;
   logger: Logger;
   metrics: Registry;
+  archive?: EnvelopeArchive | undefined;
   /** Called after a batch committed, so the home's stream can push at once. */
   onStored: () => void;
   now?: () => number;
@@ -96,6 +98,7 @@ export function inboundHandlers(options: InboundOptions): FrameHandlers {
         if (unknown) return refuse(e, 'unknown_recipient', `${unknown} is not a user of ${ownDomain}`);
         accept.push(e);
       });
+      options.archive?.append(accept.map((envelope) => ({ direction: 'in' as const, peer: peer.domain, envelope, at: now() })));
       // The ack below is sent only after this transaction committed.
       const { stored, recalledFromInbox } = accept.length ? queue.receive(peer.domain, accept, now()) : { stored: [], recalledFromInbox: [] };
       if (stored.length) {

@@ -9,6 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { PeerStatusBoard } from './peer-status.js';
 import type { Peer, Whitelist } from './whitelist.js';
 import { ulid } from 'ulid';
+import type { EnvelopeArchive } from '../compliance/archive.js';
 
 export interface RouterOptions {
   ownDomain: string;
@@ -18,6 +19,8 @@ export interface RouterOptions {
   status: PeerStatusBoard;
   logger: Logger;
   metrics: Registry;
+  /** Archive of every federated envelope, when the operator enabled it. */
+  archive?: EnvelopeArchive | undefined;
   /** Is this a user of our directory? */
   isLocalUser: (user: string) => boolean;
   /** Envelopes per deliver frame (default 1000). */
@@ -148,6 +151,8 @@ export class EnvelopeRouter {
       }
       items.push({ envelope, routes });
     }
+    // Archived before it is committed: a crash in between leaves a duplicate record, never a gap.
+    this.#o.archive?.append(items.flatMap((item) => item.routes.map((r) => ({ direction: 'out' as const, peer: r.peer, envelope: item.envelope, at: this.#now() }))));
     this.#o.queue.enqueue(items, this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
     for (const item of items) for (const route of item.routes) this.kick(route.peer);
     return { accepted: items.map((i) => i.envelope.id), duplicates };
@@ -162,6 +167,7 @@ export class EnvelopeRouter {
     const recallSentTo: string[] = [];
     for (const { peer, recipients } of reached) {
       const recall: Envelope = { id: ulid(), from, to: recipients, type: 'recall', ts: this.#now(), body: new Uint8Array(0), ref: envId };
+      this.#o.archive?.append([{ direction: 'out', peer, envelope: recall, at: this.#now() }]);
       this.#o.queue.enqueue([{ envelope: recall, routes: [{ peer, recipients }] }], this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
       this.kick(peer);
       recallSentTo.push(peer);

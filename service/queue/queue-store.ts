@@ -50,8 +50,12 @@ export class QueueStore {
   readonly #s: ReturnType<typeof prepare>;
   readonly #depth = new Map<string, number>();
 
-  constructor(db: BetterSqlite3.Database) {
+  readonly #keepDeliveryRecords: boolean;
+
+  /** keepDeliveryRecords false: zero retention, a delivery record goes as soon as the peer acked. */
+  constructor(db: BetterSqlite3.Database, options: { keepDeliveryRecords?: boolean } = {}) {
     this.#db = db;
+    this.#keepDeliveryRecords = options.keepDeliveryRecords ?? true;
     this.#s = prepare(db);
     for (const row of this.#s.depthAll.all() as Array<{ peer: string; n: number }>) this.#depth.set(row.peer, row.n);
   }
@@ -102,7 +106,8 @@ export class QueueStore {
       let removed = 0;
       for (const envId of stored) {
         removed += this.#s.deleteOutbox.run(peer, envId).changes;
-        this.#s.setRouted.run('delivered', now, envId, peer);
+        if (this.#keepDeliveryRecords) this.#s.setRouted.run('delivered', now, envId, peer);
+        else this.#s.deleteRouted.run(envId, peer);
       }
       for (const f of failed) {
         const row = this.#s.getOutbox.get(peer, f.envId) as OutboxRow | undefined;
@@ -228,10 +233,9 @@ export class QueueStore {
     else this.#s.upsertRetry.run(peer, attempts, nextAttemptAt, lastError);
   }
 
-  /** Drops dedupe ids and delivery records older than the retention cut-off. */
-  prune(olderThan: number): void {
-    this.#s.pruneReceived.run(olderThan);
-    this.#s.pruneRouted.run(olderThan);
+  /** Drops dedupe ids and delivery records older than their retention cut-offs. */
+  prune(receivedBefore: number, routedBefore: number): { received: number; routed: number } {
+    return { received: this.#s.pruneReceived.run(receivedBefore).changes, routed: this.#s.pruneRouted.run(routedBefore).changes };
   }
 }
 
@@ -244,6 +248,7 @@ function prepare(db: BetterSqlite3.Database) {
     ),
     insertRouted: db.prepare('insert into routed (envId, peer, sender, recipients, state, at) values (?, ?, ?, ?, ?, ?)'),
     setRouted: db.prepare('update routed set state = ?, at = ? where envId = ? and peer = ?'),
+    deleteRouted: db.prepare('delete from routed where envId = ? and peer = ?'),
     batch: db.prepare('select * from outbox where peer = ? order by seq limit ?'),
     getOutbox: db.prepare('select * from outbox where peer = ? and envId = ?'),
     deleteOutbox: db.prepare('delete from outbox where peer = ? and envId = ?'),

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { Service } from '../../service/app.js';
-import { validateConfig } from '../../service/config/load.js';
+import type { Service } from '../../service/app.js';
 import { createCard } from '../../service/federation/card.js';
 import { checkPeer } from '../../service/federation/doctor.js';
 import { IdentityStore, type IdentityKey } from '../../service/identity/identity.js';
@@ -14,34 +11,15 @@ import { initiate, linkPath } from '../../service/link/handshake.js';
 import { trustAnchors } from '../../service/link/manager.js';
 import { openStore } from '../../service/store/database.js';
 import { createLogger } from '../../service/telemetry/logger.js';
-import { freePort, waitFor } from '../helpers/appliance.js';
+import { waitFor } from '../helpers/appliance.js';
+import { inProcessAppliance } from '../helpers/in-process.js';
 import { tempDir } from '../helpers/service-process.js';
 import { createTestCa, type TestCa } from '../helpers/test-ca.js';
 
 const logger = createLogger({ level: 'silent' });
 
-async function appliance(domain: string, ca: TestCa, sans = ['DNS:localhost', 'IP:127.0.0.1']): Promise<Service> {
-  const dataDir = tempDir();
-  const port = await freePort();
-  const { certPem, keyPem } = ca.issue(domain, sans);
-  // The layout an operator's files had before the certificate store; the service adopts them at start.
-  mkdirSync(join(dataDir, 'tls'), { recursive: true });
-  writeFileSync(join(dataDir, 'tls', 'federation.crt'), certPem);
-  writeFileSync(join(dataDir, 'tls', 'federation.key'), keyPem, { mode: 0o600 });
-  const service = new Service({
-    config: validateConfig({
-      domain,
-      admin: { port: 0 },
-      home: { port: 0 },
-      federation: { host: '127.0.0.1', port, publicUrl: `https://localhost:${port}`, caBundleFile: ca.caCertPath },
-    }),
-    dataDir,
-    logger,
-    env: {},
-    link: { session: { maxFrameBytes: 256 * 1024 }, backoff: { baseMs: 50, maxMs: 200 } },
-  });
-  await service.start();
-  return service;
+function appliance(domain: string, ca: TestCa, sans?: string[]): Promise<Service> {
+  return inProcessAppliance(domain, ca, { ...(sans ? { sans } : {}), link: { session: { maxFrameBytes: 256 * 1024 }, backoff: { baseMs: 50, maxMs: 200 } } });
 }
 
 async function looseIdentity(): Promise<IdentityKey> {
@@ -127,7 +105,7 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
     expect(await dial({})).toBe('ok');
   });
 
-  it.each([
+  it.each<[string, { from?: string; to?: string; skewMs?: number; identity?: 'loose' }, string, string]>([
     ['an unknown domain', { from: 'c.example' }, 'not_whitelisted', 'unknown'],
     ['a static key not pinned for the domain', { identity: 'loose' as const }, 'key_mismatch', 'a.example'],
     ['a target domain this appliance does not serve', { to: 'other.example' }, 'wrong_target', 'unknown'],
@@ -136,8 +114,9 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
   ])('refuses %s', async (_what, parts, code, metricPeer) => {
     const before = await snapshot(b);
     const counted = await refusals(b, metricPeer, code);
-    const identity = parts.identity === 'loose' ? await looseIdentity() : undefined;
-    expect(await dial({ ...parts, ...(identity ? { identity } : {}) } as Parameters<typeof dial>[0])).toBe(code);
+    const { identity: which, ...rest } = parts;
+    const identity = which === 'loose' ? await looseIdentity() : undefined;
+    expect(await dial({ ...rest, ...(identity ? { identity } : {}) })).toBe(code);
     expect(await refusals(b, metricPeer, code)).toBe(counted + 1);
     if (metricPeer === 'a.example') expect(b.peerStatus.get('a.example').lastError?.code).toBe(code);
     expect(await snapshot(b)).toBe(before);
