@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { Service } from '../../service/app.js';
+import { waitFor } from '../helpers/appliance.js';
+import { HomeClient, bodyText, type InboundItem } from '../helpers/home-client.js';
+import { federate, inProcessAppliance } from '../helpers/in-process.js';
+import { createTestCa } from '../helpers/test-ca.js';
+
+function stream(home: Service, key: string): { ws: WebSocket; items: InboundItem[]; ready: Promise<void> } {
+  const ws = new WebSocket(`${home.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: `Bearer ${key}` } });
+  const items: InboundItem[] = [];
+  ws.on('message', (data: Buffer) => items.push(...(JSON.parse(data.toString()) as { items: InboundItem[] }).items));
+  return { ws, items, ready: new Promise((resolve) => ws.once('open', () => resolve())) };
+}
+
+describe('home API: stream, suspend, queue cap, sever', () => {
+  let a: Service;
+  let b: Service;
+  let homeA: HomeClient;
+  let keyB = '';
+
+  beforeAll(async () => {
+    const ca = createTestCa();
+    [a, b] = await Promise.all([inProcessAppliance('a.example', ca), inProcessAppliance('b.example', ca)]);
+    await federate(a, b);
+    homeA = new HomeClient(a.homeUrl, a.apiKeys.create('test').key);
+    keyB = b.apiKeys.create('test').key;
+    await homeA.putUser('alice', new Uint8Array([1]));
+    await new HomeClient(b.homeUrl, keyB).putUser('bob', new Uint8Array([2]));
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('streams inbound envelopes over WebSocket and sends unacknowledged ones again after a reconnect', async () => {
+    const first = stream(b, keyB);
+    await first.ready;
+    await homeA.send('alice@a.example', ['bob@b.example'], ['one', 'two', 'three']);
+    await waitFor(async () => first.items.length === 3, 10_000, 'three streamed');
+    expect(first.items.map(bodyText)).toEqual(['one', 'two', 'three']);
+    first.ws.send(JSON.stringify({ ack: [first.items[0]?.id] }));
+    await new Promise((r) => setTimeout(r, 200));
+    first.ws.close();
+    const second = stream(b, keyB);
+    await second.ready;
+    await waitFor(async () => second.items.length === 2, 10_000, 'two redelivered');
+    expect(second.items.map(bodyText)).toEqual(['two', 'three']);
+    second.ws.send(JSON.stringify({ ack: second.items.map((i) => i.id) }));
+    await new Promise((r) => setTimeout(r, 200));
+    second.ws.close();
+    expect(b.queue.inboxDepth()).toBe(0);
+  });
+
+  it('refuses a stream without a valid key', async () => {
+    const ws = new WebSocket(`${b.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: 'Bearer csk_x_y' } });
+    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(401);
+  });
+
+  it('holds the queue while the peer is suspended, answers queue_full at the cap, and purges on sever', async () => {
+    await a.whitelist.update('b.example', { limits: { outboxMax: 5 } }, 'test');
+    await a.whitelist.setState('b.example', 'suspended', 'test');
+    const held = await homeA.send('alice@a.example', ['bob@b.example'], ['h1', 'h2', 'h3', 'h4', 'h5']);
+    expect(held.status).toBe(202);
+    const full = await homeA.send('alice@a.example', ['bob@b.example'], ['h6']);
+    expect(full.status).toBe(503);
+    expect((full.body as { error: { code: string } }).error.code).toBe('queue_full');
+    expect(a.queue.depth('b.example')).toBe(5);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.queue.depth('b.example')).toBe(5);
+    await expect(a.whitelist.remove('b.example', 'test', 'b.example')).resolves.toBeUndefined();
+    expect(a.queue.depth('b.example')).toBe(0);
+    expect((a.store.sqlite.prepare("select count(*) as n from outbox where peer = 'b.example'").get() as { n: number }).n).toBe(0);
+  });
+});
