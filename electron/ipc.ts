@@ -30,7 +30,8 @@ export function checkIpcSender(facts: SenderFacts, adminOrigin: string | undefin
   if (!adminOrigin) return { allowed: false, reason: 'the service is not ready, so no origin is trusted yet' };
   const origin = httpOrigin(facts.frameUrl);
   const expected = httpOrigin(adminOrigin);
-  if (origin === undefined || origin !== expected) return { allowed: false, reason: `sender origin ${origin ?? describeUrl(facts.frameUrl)} is not the admin origin ${expected ?? adminOrigin}` };
+  if (origin === undefined || origin !== expected)
+    return { allowed: false, reason: `sender origin ${origin ?? describeUrl(facts.frameUrl)} is not the admin origin ${expected ?? adminOrigin}` };
   return { allowed: true };
 }
 

@@ -13,7 +13,15 @@ import { kekEnvVar, loadOrCreateKek } from './secrets.js';
 import { notificationFor, OpenProblems, parseServiceEvent, SseParser, trayStatus, type TrayColour } from './service-events.js';
 import { applySettingsPatch, openSettings, parseSettingsPatch, type SettingsStore, type SettingsStoreConfig } from './settings.js';
 import { backoffDelay, forkSpawner, Supervisor, type ServiceChild, type SpawnService } from './supervisor.js';
-import { buildContentSecurityPolicy, createWindowOptions, decideWindowOpen, httpOrigin, isAllowedNavigation, isAllowedRequest, isPermissionAllowed } from './window-options.js';
+import {
+  buildContentSecurityPolicy,
+  createWindowOptions,
+  decideWindowOpen,
+  httpOrigin,
+  isAllowedNavigation,
+  isAllowedRequest,
+  isPermissionAllowed,
+} from './window-options.js';
 
 /*
  * Electron main process: lifecycle, window, tray, notifications, secrets and settings.

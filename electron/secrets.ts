@@ -76,7 +76,11 @@ export function loadOrCreateKek(options: LoadKekOptions): KekResult {
     try {
       kekB64 = safeStorage.decryptString(readFileSync(file)).trim();
     } catch (error) {
-      return { kind: 'unavailable', protection, message: `The service key in ${file} cannot be decrypted by the OS key store (${(error as Error).message}). It was not changed.` };
+      return {
+        kind: 'unavailable',
+        protection,
+        message: `The service key in ${file} cannot be decrypted by the OS key store (${(error as Error).message}). It was not changed.`,
+      };
     }
     if (Buffer.from(kekB64, 'base64').length !== 32) {
       return { kind: 'unavailable', protection, message: `The service key in ${file} is not a 32-byte key. It was not changed.` };
@@ -85,7 +89,8 @@ export function loadOrCreateKek(options: LoadKekOptions): KekResult {
   }
   // An identity already sealed by the service's own key file stays with that file:
   // a new keychain key would make it impossible to unseal.
-  if (!safeStorage.isEncryptionAvailable() || existsSync(options.serviceKeyFile)) return { kind: 'service-file', protection: existsSync(options.serviceKeyFile) ? fileProtection(protection) : protection };
+  if (!safeStorage.isEncryptionAvailable() || existsSync(options.serviceKeyFile))
+    return { kind: 'service-file', protection: existsSync(options.serviceKeyFile) ? fileProtection(protection) : protection };
   const kekB64 = (options.randomBytes ?? nodeRandomBytes)(32).toString('base64');
   const temp = `${file}.tmp`;
   writeFileSync(temp, safeStorage.encryptString(kekB64), { mode: 0o600 });

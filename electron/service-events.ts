@@ -29,7 +29,8 @@ export class SseParser {
       const line = this.#buffer.slice(0, match.index);
       this.#buffer = this.#buffer.slice(match.index + match[0].length);
       if (line === '') {
-        if (this.#data.length > 0) out.push({ event: this.#event || 'message', data: this.#data.join('\n'), ...(this.#id !== undefined ? { id: this.#id } : {}) });
+        if (this.#data.length > 0)
+          out.push({ event: this.#event || 'message', data: this.#data.join('\n'), ...(this.#id !== undefined ? { id: this.#id } : {}) });
         this.#event = '';
         this.#data = [];
         continue;
@@ -104,12 +105,19 @@ export function notificationFor(event: ServiceEvent, settings: NotificationSetti
       if (!settings.certificateExpiry) return undefined;
       return {
         title: event.daysLeft <= 0 ? 'Certificate expired' : 'Certificate expires soon',
-        body: event.daysLeft <= 0 ? `${event.name} expired on ${event.expiresAt.slice(0, 10)}. Peers will refuse the link until it is renewed.` : `${event.name} expires in ${event.daysLeft} day${event.daysLeft === 1 ? '' : 's'} (${event.expiresAt.slice(0, 10)}).`,
+        body:
+          event.daysLeft <= 0
+            ? `${event.name} expired on ${event.expiresAt.slice(0, 10)}. Peers will refuse the link until it is renewed.`
+            : `${event.name} expires in ${event.daysLeft} day${event.daysLeft === 1 ? '' : 's'} (${event.expiresAt.slice(0, 10)}).`,
         urgency: event.daysLeft <= 7 ? 'critical' : 'normal',
       };
     case 'peer.down':
       if (!settings.peerDown) return undefined;
-      return { title: `Peer ${event.domain} is unreachable`, body: event.lastError ?? 'The federation link is down; messages are queued until it returns.', urgency: 'normal' };
+      return {
+        title: `Peer ${event.domain} is unreachable`,
+        body: event.lastError ?? 'The federation link is down; messages are queued until it returns.',
+        urgency: 'normal',
+      };
     case 'key.changed':
       if (!settings.keyChange) return undefined;
       return {
@@ -159,7 +167,8 @@ export class OpenProblems {
  * needs attention, green otherwise.
  */
 export function trayStatus(state: ServiceStateName, problems: ReturnType<OpenProblems['summary']>): { colour: TrayColour; tooltip: string } {
-  if (state === 'crash-loop' || state === 'stopped' || state === 'idle') return { colour: 'red', tooltip: state === 'crash-loop' ? 'Consulate: service keeps crashing' : 'Consulate: service stopped' };
+  if (state === 'crash-loop' || state === 'stopped' || state === 'idle')
+    return { colour: 'red', tooltip: state === 'crash-loop' ? 'Consulate: service keeps crashing' : 'Consulate: service stopped' };
   if (state !== 'ready') return { colour: 'amber', tooltip: `Consulate: service ${state}` };
   if (problems.certificateExpired) return { colour: 'red', tooltip: 'Consulate: a certificate has expired' };
   const notes = [

@@ -268,7 +268,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         // A run that reached ready resets the backoff; the crash window still counts.
         this.#attempt = 0;
         this.#record(`service ready at ${message.adminUrl} (version ${message.version})`);
-        this.#setStatus({ state: 'ready', message: `Service running (version ${message.version})`, pid: child.pid, adminUrl: message.adminUrl, version: message.version });
+        this.#setStatus({
+          state: 'ready',
+          message: `Service running (version ${message.version})`,
+          pid: child.pid,
+          adminUrl: message.adminUrl,
+          version: message.version,
+        });
         this.emit('ready', message);
         for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve(message);
       } else if (isFatalMessage(message)) {
@@ -321,7 +327,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     this.#attempt += 1;
     const delay = backoffDelay(this.#attempt, backoffInitialMs, backoffMaxMs);
-    this.#setStatus({ state: 'crashed', message: `${reason[0]?.toUpperCase() ?? ''}${reason.slice(1)}; restarting in ${formatSeconds(delay)}`, crashes, restartInMs: delay });
+    this.#setStatus({
+      state: 'crashed',
+      message: `${reason[0]?.toUpperCase() ?? ''}${reason.slice(1)}; restarting in ${formatSeconds(delay)}`,
+      crashes,
+      restartInMs: delay,
+    });
     this.#restartTimer = timers.setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#status.state === 'crashed') this.#launch();

@@ -21,10 +21,12 @@ const { outputText, diagnostics } = ts.transpileModule(source, {
   reportDiagnostics: true,
   compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false, isolatedModules: true, sourceMap: false },
 });
-if (diagnostics?.length) throw new Error(ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
+if (diagnostics?.length)
+  throw new Error(ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
 // Type-only imports must have disappeared: the sandbox can require nothing but 'electron'.
 const requires = [...outputText.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
-if (requires.some((name) => name !== 'electron')) throw new Error(`preload.cjs would require ${requires.join(', ')}; a sandboxed preload may only require 'electron'`);
+if (requires.some((name) => name !== 'electron'))
+  throw new Error(`preload.cjs would require ${requires.join(', ')}; a sandboxed preload may only require 'electron'`);
 mkdirSync(join(root, 'dist', 'electron'), { recursive: true });
 writeFileSync(join(root, 'dist', 'electron', 'preload.cjs'), outputText);
 process.stdout.write('dist/electron: main (ESM) and preload.cjs (CommonJS)\n');

@@ -49,7 +49,8 @@ rmSync(serviceDir, { recursive: true, force: true });
 mkdirSync(serviceDir, { recursive: true });
 writeFileSync(join(serviceDir, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: pkg.type }, null, 2)}\n`);
 cpSync(join(root, 'bin'), join(serviceDir, 'bin'), { recursive: true });
-for (const part of ['service', 'renderer']) cpSync(join(root, 'dist', part), join(serviceDir, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
+for (const part of ['service', 'renderer'])
+  cpSync(join(root, 'dist', part), join(serviceDir, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
 process.stdout.write(`${copyProductionDependencies(root, serviceDir)} packages\n`);
 
 if (args.includes('--stage-only')) {
@@ -62,7 +63,8 @@ const { rebuild } = await import('@electron/rebuild');
 await rebuild({ buildPath: serviceDir, electronVersion, onlyModules: ['better-sqlite3', 'cbor-extract'], force: true, buildFromSource: true });
 // The Node-ABI prebuilt binaries cbor-extract ships as an optional package would be picked
 // over nothing, but never over the build above; they are dead weight in the installer.
-for (const name of readdirSync(join(serviceDir, 'node_modules'))) if (name === '@cbor-extract') rmSync(join(serviceDir, 'node_modules', name), { recursive: true, force: true });
+for (const name of readdirSync(join(serviceDir, 'node_modules')))
+  if (name === '@cbor-extract') rmSync(join(serviceDir, 'node_modules', name), { recursive: true, force: true });
 
 step('electron-builder');
 const { build } = await import('electron-builder');

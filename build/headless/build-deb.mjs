@@ -77,7 +77,10 @@ process.stdout.write(`node ${reported}, module ABI ${abi}\n`);
 // 3. The application tree.
 step('application files');
 mkdirSync(appDir, { recursive: true });
-writeFileSync(join(appDir, 'package.json'), `${JSON.stringify({ name: pkg.name, version, description: pkg.description, license: pkg.license, private: true, type: pkg.type }, null, 2)}\n`);
+writeFileSync(
+  join(appDir, 'package.json'),
+  `${JSON.stringify({ name: pkg.name, version, description: pkg.description, license: pkg.license, private: true, type: pkg.type }, null, 2)}\n`,
+);
 cpSync(join(root, 'bin', 'consulate.js'), join(appDir, 'bin', 'consulate.js'));
 for (const part of ['service', 'renderer']) {
   cpSync(join(root, 'dist', part), join(appDir, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
@@ -91,7 +94,10 @@ process.stdout.write(`${copied} packages\n`);
 // 4. Native modules for the bundled runtime's ABI, built from source with its headers:
 // no prebuilt download, so no network beyond the registry.
 step(`native modules for ABI ${abi}`);
-const npmCli = process.env.npm_execpath && process.env.npm_execpath.endsWith('.js') ? process.env.npm_execpath : join(run('npm', ['root', '-g']).trim(), 'npm', 'bin', 'npm-cli.js');
+const npmCli =
+  process.env.npm_execpath && process.env.npm_execpath.endsWith('.js')
+    ? process.env.npm_execpath
+    : join(run('npm', ['root', '-g']).trim(), 'npm', 'bin', 'npm-cli.js');
 const rebuildEnv = {
   ...process.env,
   PATH: `${dirname(nodeBin)}:${process.env.PATH}`,
@@ -102,8 +108,13 @@ const rebuildEnv = {
   npm_config_fund: 'false',
   npm_config_update_notifier: 'false',
 };
-run(nodeBin, [npmCli, 'rebuild', 'better-sqlite3', 'cbor-extract', '--foreground-scripts'], { cwd: appDir, env: rebuildEnv, stdio: ['ignore', 'inherit', 'inherit'] });
-const probe = "const D=require('better-sqlite3');const db=new D(':memory:');const v=db.prepare('select sqlite_version() v').get().v;require('cbor-extract');console.log('better-sqlite3 ok (sqlite '+v+'), cbor-extract ok')";
+run(nodeBin, [npmCli, 'rebuild', 'better-sqlite3', 'cbor-extract', '--foreground-scripts'], {
+  cwd: appDir,
+  env: rebuildEnv,
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+const probe =
+  "const D=require('better-sqlite3');const db=new D(':memory:');const v=db.prepare('select sqlite_version() v').get().v;require('cbor-extract');console.log('better-sqlite3 ok (sqlite '+v+'), cbor-extract ok')";
 process.stdout.write(`${run(nodeBin, ['-e', probe], { cwd: appDir })}`);
 
 // Keep only the compiled addons: build intermediates, C sources and the prebuilt
@@ -114,7 +125,8 @@ for (const [name, keep] of Object.entries(nativeAddons)) {
   const dir = join(appDir, 'node_modules', name);
   for (const sub of ['deps', 'src']) rmSync(join(dir, sub), { recursive: true, force: true });
   for (const entry of readdirSync(join(dir, 'build'))) if (entry !== 'Release') rmSync(join(dir, 'build', entry), { recursive: true, force: true });
-  for (const entry of readdirSync(join(dir, 'build', 'Release'))) if (!keep.includes(entry)) rmSync(join(dir, 'build', 'Release', entry), { recursive: true, force: true });
+  for (const entry of readdirSync(join(dir, 'build', 'Release')))
+    if (!keep.includes(entry)) rmSync(join(dir, 'build', 'Release', entry), { recursive: true, force: true });
   addonFiles.push(...keep.map((file) => join(dir, 'build', 'Release', file)));
 }
 rmSync(join(appDir, 'node_modules', '@cbor-extract'), { recursive: true, force: true });
@@ -135,7 +147,9 @@ function walk(dir, visit) {
   }
 }
 walk(join(appDir, 'node_modules'), (path, name, stat) => {
-  const junk = stat.isDirectory() ? ['.github', '.circleci', '.vscode', '.idea', '.husky'].includes(name) : /^\.(gitignore|gitattributes|npmignore|travis\.yml|eslintrc.*|prettierrc.*|editorconfig|nycrc|jshintrc|airtap\.yml|taprc|gitmodules)$/.test(name);
+  const junk = stat.isDirectory()
+    ? ['.github', '.circleci', '.vscode', '.idea', '.husky'].includes(name)
+    : /^\.(gitignore|gitattributes|npmignore|travis\.yml|eslintrc.*|prettierrc.*|editorconfig|nycrc|jshintrc|airtap\.yml|taprc|gitmodules)$/.test(name);
   if (junk) {
     rmSync(path, { recursive: true, force: true });
     return false;
@@ -146,7 +160,8 @@ walk(join(appDir, 'node_modules'), (path, name, stat) => {
 // loads scripts from CDNs); nothing requires them at run time.
 for (const pkgDir of packageDirs(join(appDir, 'node_modules'))) {
   for (const name of readdirSync(pkgDir)) {
-    if (['docs', 'doc', 'example', 'examples', 'benchmark', 'benchmarks', 'test', 'tests'].includes(name) || name.endsWith('.html')) rmSync(join(pkgDir, name), { recursive: true, force: true });
+    if (['docs', 'doc', 'example', 'examples', 'benchmark', 'benchmarks', 'test', 'tests'].includes(name) || name.endsWith('.html'))
+      rmSync(join(pkgDir, name), { recursive: true, force: true });
   }
 }
 // The launcher runs it with the bundled node explicitly; a shebang naming another node would only mislead.
@@ -217,7 +232,10 @@ walk(debRoot, (path, _name, stat) => {
   }
   return true;
 });
-const control = readFileSync(join(here, 'control'), 'utf8').replaceAll('@VERSION@', version).replaceAll('@INSTALLED_SIZE@', String(installedKb)).replaceAll('@NODE_VERSION@', nodeVersion);
+const control = readFileSync(join(here, 'control'), 'utf8')
+  .replaceAll('@VERSION@', version)
+  .replaceAll('@INSTALLED_SIZE@', String(installedKb))
+  .replaceAll('@NODE_VERSION@', nodeVersion);
 writeFileSync(join(controlDir, 'control'), control);
 writeFileSync(join(controlDir, 'md5sums'), `${sums.sort().join('\n')}\n`);
 for (const script of ['postinst', 'prerm', 'postrm']) {
@@ -232,4 +250,6 @@ step(`dpkg-deb → ${relative(root, output)}`);
 rmSync(output, { force: true });
 run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', debRoot, output], { stdio: ['ignore', 'inherit', 'inherit'] });
 const size = statSync(output).size;
-process.stdout.write(`${relative(root, output)}: ${(size / 1024 / 1024).toFixed(1)} MiB, installed ${(installedKb / 1024).toFixed(0)} MiB, node ${nodeVersion}\n`);
+process.stdout.write(
+  `${relative(root, output)}: ${(size / 1024 / 1024).toFixed(1)} MiB, installed ${(installedKb / 1024).toFixed(0)} MiB, node ${nodeVersion}\n`,
+);

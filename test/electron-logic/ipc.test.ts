@@ -14,7 +14,11 @@ describe('IPC sender guard', () => {
     const cases: Array<[Parameters<typeof checkIpcSender>[0], string | undefined, RegExp]> = [
       [{ channel: 'consulate:exec', frameUrl: `${admin}/`, isMainFrame: true }, admin, /"consulate:exec" is not in the contract/],
       [{ channel: ipcChannels.takeLoginToken, frameUrl: `${admin}/`, isMainFrame: false }, admin, /subframe/],
-      [{ channel: ipcChannels.takeLoginToken, frameUrl: 'http://evil.example/x', isMainFrame: true }, admin, /origin http:\/\/evil.example is not the admin origin http:\/\/127.0.0.1:8440/],
+      [
+        { channel: ipcChannels.takeLoginToken, frameUrl: 'http://evil.example/x', isMainFrame: true },
+        admin,
+        /origin http:\/\/evil.example is not the admin origin http:\/\/127.0.0.1:8440/,
+      ],
       [{ channel: ipcChannels.takeLoginToken, frameUrl: 'http://127.0.0.1:8441/', isMainFrame: true }, admin, /not the admin origin/],
       [{ channel: ipcChannels.takeLoginToken, frameUrl: 'file:///tmp/x.html', isMainFrame: true }, admin, /origin file:… is not the admin origin/],
       [{ channel: ipcChannels.takeLoginToken, frameUrl: 'about:blank', isMainFrame: true }, admin, /not the admin origin/],
@@ -56,7 +60,10 @@ describe('registerIpcHandlers', () => {
       'consulate:get-settings': () => {
         throw new Error('unused');
       },
-      'consulate:update-settings': (patch) => (calls.push(`update ${JSON.stringify(patch)}`), { launchAtLogin: true, closeToTray: true, notifications: { certificateExpiry: true, peerDown: true, keyChange: true } }),
+      'consulate:update-settings': (patch) => (
+        calls.push(`update ${JSON.stringify(patch)}`),
+        { launchAtLogin: true, closeToTray: true, notifications: { certificateExpiry: true, peerDown: true, keyChange: true } }
+      ),
       'consulate:open-logs': () => undefined,
       'consulate:open-data-folder': () => undefined,
       'consulate:restart-service': () => undefined,

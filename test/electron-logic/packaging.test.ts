@@ -75,7 +75,9 @@ describe('desktop installers (electron-builder)', () => {
   });
 
   it('builds on all three operating systems in the release workflow', () => {
-    const workflow = yaml.load(read('.github/workflows/release.yml')) as { jobs: { desktop: { strategy: { matrix: { include: Array<{ os: string; target: string }> } } } } };
+    const workflow = yaml.load(read('.github/workflows/release.yml')) as {
+      jobs: { desktop: { strategy: { matrix: { include: Array<{ os: string; target: string }> } } } };
+    };
     const matrix = workflow.jobs.desktop.strategy.matrix.include;
     expect(matrix.map((m) => m.target).sort()).toEqual(['--linux', '--mac', '--win']);
     expect(matrix.map((m) => m.os.split('-')[0]).sort()).toEqual(['macos', 'ubuntu', 'windows']);
@@ -85,7 +87,9 @@ describe('desktop installers (electron-builder)', () => {
 describe('sandboxed preload', () => {
   it('compiles to a CommonJS script that requires nothing but electron', () => {
     const ts = require('typescript') as typeof TypeScript;
-    const { outputText } = ts.transpileModule(read('electron/preload.ts'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+    const { outputText } = ts.transpileModule(read('electron/preload.ts'), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+    });
     expect(outputText).not.toMatch(/^\s*import\s/m);
     expect([...outputText.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
   });
@@ -93,7 +97,11 @@ describe('sandboxed preload', () => {
 
 describe('headless package', () => {
   const unit = read('build/headless/consulate.service');
-  const directive = (name: string) => unit.split('\n').find((line) => line.startsWith(`${name}=`))?.slice(name.length + 1);
+  const directive = (name: string) =>
+    unit
+      .split('\n')
+      .find((line) => line.startsWith(`${name}=`))
+      ?.slice(name.length + 1);
 
   it('runs as a dedicated user with only the capability for port 443, in a read-only system', () => {
     expect(directive('User')).toBe('consulate');

@@ -17,8 +17,15 @@ describe('SSE parser', () => {
 
 describe('service events to notifications and tray', () => {
   it('turns the three event kinds into notifications an operator can act on', () => {
-    const expiring = parseServiceEvent({ event: 'certificate.expiring', data: '{"name":"federation a.example","expiresAt":"2026-03-01T00:00:00Z","daysLeft":5}' });
-    expect(expiring && notificationFor(expiring, allOn)).toEqual({ title: 'Certificate expires soon', body: 'federation a.example expires in 5 days (2026-03-01).', urgency: 'critical' });
+    const expiring = parseServiceEvent({
+      event: 'certificate.expiring',
+      data: '{"name":"federation a.example","expiresAt":"2026-03-01T00:00:00Z","daysLeft":5}',
+    });
+    expect(expiring && notificationFor(expiring, allOn)).toEqual({
+      title: 'Certificate expires soon',
+      body: 'federation a.example expires in 5 days (2026-03-01).',
+      urgency: 'critical',
+    });
     const down = parseServiceEvent({ event: 'peer.down', data: '{"domain":"b.example","lastError":"connect ECONNREFUSED"}' });
     expect(down && notificationFor(down, allOn)).toMatchObject({ title: 'Peer b.example is unreachable', body: 'connect ECONNREFUSED' });
     const key = parseServiceEvent({ event: 'key.changed', data: '{"domain":"c.example","fingerprint":"ABCD EFGH"}' });

@@ -6,7 +6,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ShellSettings } from '../../electron/contract.js';
 import { autostartExecutable, linuxAutostartEntry } from '../../electron/autostart.js';
 import { describeProtection, loadOrCreateKek, type SafeStorageLike } from '../../electron/secrets.js';
-import { applySettingsPatch, openSettings, parseSettingsPatch, settingsDefaults, type SettingsStore, type SettingsStoreConfig } from '../../electron/settings.js';
+import {
+  applySettingsPatch,
+  openSettings,
+  parseSettingsPatch,
+  settingsDefaults,
+  type SettingsStore,
+  type SettingsStoreConfig,
+} from '../../electron/settings.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -19,7 +26,8 @@ function tempDir(): string {
 }
 
 // electron-store is `conf` plus Electron's default paths; the real class reads and writes here.
-const createStore = (config: SettingsStoreConfig): SettingsStore => new Conf<ShellSettings>({ ...config, configName: config.name } as never) as unknown as SettingsStore;
+const createStore = (config: SettingsStoreConfig): SettingsStore =>
+  new Conf<ShellSettings>({ ...config, configName: config.name } as never) as unknown as SettingsStore;
 const fixedNow = () => new Date('2026-01-02T03:04:05.000Z');
 
 describe('shell settings', () => {
@@ -30,7 +38,11 @@ describe('shell settings', () => {
     expect(first.store.store).toMatchObject(settingsDefaults);
     first.store.set(applySettingsPatch(first.store.store, parseSettingsPatch({ launchAtLogin: true, notifications: { peerDown: false } })));
     const second = openSettings({ createStore, cwd, projectVersion: '0.1.0' });
-    expect(second.store.store).toMatchObject({ launchAtLogin: true, closeToTray: true, notifications: { certificateExpiry: true, peerDown: false, keyChange: true } });
+    expect(second.store.store).toMatchObject({
+      launchAtLogin: true,
+      closeToTray: true,
+      notifications: { certificateExpiry: true, peerDown: false, keyChange: true },
+    });
   });
 
   it('backs up a corrupt file, says so, and never deletes it', () => {
@@ -57,7 +69,11 @@ describe('shell settings', () => {
     writeFileSync(join(cwd, 'settings.json'), JSON.stringify({ launchAtLogin: true, notifications: { peerDown: false } }));
     const opened = openSettings({ createStore, cwd, projectVersion: '0.1.0' });
     expect(opened.notice).toBeUndefined();
-    expect(opened.store.store).toMatchObject({ launchAtLogin: true, closeToTray: true, notifications: { peerDown: false, certificateExpiry: true, keyChange: true } });
+    expect(opened.store.store).toMatchObject({
+      launchAtLogin: true,
+      closeToTray: true,
+      notifications: { peerDown: false, certificateExpiry: true, keyChange: true },
+    });
   });
 
   it('backs up the file before each migration step', () => {
@@ -72,10 +88,22 @@ describe('shell settings', () => {
   });
 
   it('refuses renderer patches with unknown keys or wrong types', () => {
-    for (const bad of [null, [], 'x', { launchAtLogin: 'true' }, { autoUpdate: true }, { notifications: { peerDown: 1 } }, { notifications: { everything: true } }, { notifications: [] }]) {
+    for (const bad of [
+      null,
+      [],
+      'x',
+      { launchAtLogin: 'true' },
+      { autoUpdate: true },
+      { notifications: { peerDown: 1 } },
+      { notifications: { everything: true } },
+      { notifications: [] },
+    ]) {
       expect(() => parseSettingsPatch(bad), JSON.stringify(bad)).toThrow();
     }
-    expect(parseSettingsPatch({ closeToTray: false, notifications: { keyChange: false } })).toEqual({ closeToTray: false, notifications: { keyChange: false } });
+    expect(parseSettingsPatch({ closeToTray: false, notifications: { keyChange: false } })).toEqual({
+      closeToTray: false,
+      notifications: { keyChange: false },
+    });
   });
 });
 
@@ -125,7 +153,12 @@ describe('service key (KEK) through safeStorage', () => {
   it('keeps using the service key file when the service was set up without the keychain', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'identity.kek'), Buffer.alloc(32));
-    const result = loadOrCreateKek({ file: join(dir, 'service-kek.bin'), serviceKeyFile: join(dir, 'identity.kek'), safeStorage: safeStorage('gnome_libsecret'), platform: 'linux' });
+    const result = loadOrCreateKek({
+      file: join(dir, 'service-kek.bin'),
+      serviceKeyFile: join(dir, 'identity.kek'),
+      safeStorage: safeStorage('gnome_libsecret'),
+      platform: 'linux',
+    });
     expect(result).toMatchObject({ kind: 'service-file', protection: { protected: false, backend: 'file' } });
     expect(existsSync(join(dir, 'service-kek.bin'))).toBe(false);
   });

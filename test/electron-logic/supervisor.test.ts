@@ -278,7 +278,15 @@ describe('supervisor crash loop and timeouts', () => {
     const dataDir = tempDir();
     const log = new RotatingLog({ file: join(dataDir, 'service.log') });
     const spawner = countingSpawner();
-    const { supervisor } = supervise({ spawn: spawner.spawn, modulePath: fixture('never-ready.mjs'), args: [], readyTimeoutMs: 300, backoffInitialMs: 50, crashLimit: 2, log });
+    const { supervisor } = supervise({
+      spawn: spawner.spawn,
+      modulePath: fixture('never-ready.mjs'),
+      args: [],
+      readyTimeoutMs: 300,
+      backoffInitialMs: 50,
+      crashLimit: 2,
+      log,
+    });
     supervisor.start();
     const status = await waitForState(supervisor, 'crash-loop');
     expect(status.lastError?.code).toBe('ready_timeout');

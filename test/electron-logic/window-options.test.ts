@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildContentSecurityPolicy, createWindowOptions, decideWindowOpen, isAllowedNavigation, isAllowedRequest, isPermissionAllowed } from '../../electron/window-options.js';
+import {
+  buildContentSecurityPolicy,
+  createWindowOptions,
+  decideWindowOpen,
+  isAllowedNavigation,
+  isAllowedRequest,
+  isPermissionAllowed,
+} from '../../electron/window-options.js';
 
 const admin = 'http://127.0.0.1:8440';
 
@@ -47,7 +54,15 @@ describe('navigation and request policy', () => {
   it('allows navigation only within the admin origin', () => {
     expect(isAllowedNavigation(`${admin}/peers`, admin)).toBe(true);
     expect(isAllowedNavigation(`${admin}/#token=abc`, `${admin}/`)).toBe(true);
-    for (const url of ['http://127.0.0.1:8441/', 'https://127.0.0.1:8440/', 'http://localhost:8440/', 'http://evil.example/', 'file:///etc/passwd', 'javascript:alert(1)', 'not a url']) {
+    for (const url of [
+      'http://127.0.0.1:8441/',
+      'https://127.0.0.1:8440/',
+      'http://localhost:8440/',
+      'http://evil.example/',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'not a url',
+    ]) {
       expect(isAllowedNavigation(url, admin), url).toBe(false);
     }
     expect(isAllowedNavigation(`${admin}/`, undefined)).toBe(false);
@@ -63,7 +78,15 @@ describe('navigation and request policy', () => {
 
   it('never opens a new window; plain https links go to the system browser', () => {
     expect(decideWindowOpen('https://docs.example/consulate')).toEqual({ action: 'deny', openExternally: 'https://docs.example/consulate' });
-    for (const url of ['http://example.com/', 'file:///C:/Windows/System32/calc.exe', 'smb://host/share', 'ms-msdt:/id', 'https://user:pw@example.com/', 'javascript:alert(1)', 'garbage']) {
+    for (const url of [
+      'http://example.com/',
+      'file:///C:/Windows/System32/calc.exe',
+      'smb://host/share',
+      'ms-msdt:/id',
+      'https://user:pw@example.com/',
+      'javascript:alert(1)',
+      'garbage',
+    ]) {
       expect(decideWindowOpen(url), url).toEqual({ action: 'deny' });
     }
   });
