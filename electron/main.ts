@@ -51,6 +51,8 @@ let loginToken: string | null = null;
 let settingsNotice: string | undefined;
 let protection: SecretProtection = { protected: false, backend: 'unknown', message: 'Not determined yet.' };
 let settings: SettingsStore;
+/** Set when the service must not be started (its key cannot be unlocked); shown instead of the status. */
+let startBlocked: string | undefined;
 const problems = new OpenProblems();
 const shellLog = new RotatingLog({ file: join(paths.logsDir, 'shell.log'), maxBytes: 1024 * 1024, files: 3 });
 
@@ -198,12 +200,12 @@ function refreshTray(): void {
   const template: MenuItemConstructorOptions[] = [
     { label: 'Open Consulate', enabled: status.state === 'ready', click: showWindow },
     { type: 'separator' },
-    { label: status.message, enabled: false },
+    { label: startBlocked ?? status.message, enabled: false },
     ...(protection.protected ? [] : [{ label: 'Service key not protected by an OS key store', enabled: false }]),
     { type: 'separator' },
-    { label: 'Start service', enabled: !running && status.state !== 'stopping', click: () => supervisor?.start() },
+    { label: 'Start service', enabled: !startBlocked && !running && status.state !== 'stopping', click: () => supervisor?.start() },
     { label: 'Stop service', enabled: running, click: () => void supervisor?.stop() },
-    { label: 'Restart service', enabled: status.state !== 'stopping', click: () => void supervisor?.restart() },
+    { label: 'Restart service', enabled: !startBlocked && status.state !== 'stopping', click: () => void supervisor?.restart() },
     { type: 'separator' },
     { label: 'Open data folder', click: () => void shell.openPath(paths.dataDir) },
     { label: 'Open logs', click: () => void shell.openPath(paths.logsDir) },
@@ -289,10 +291,11 @@ function ipcHandlers(): IpcHandlers {
       shellVersion: app.getVersion(),
       platform: process.platform,
       secrets: protection,
-      service: { state: supervisor?.status.state ?? 'idle', message: supervisor?.status.message ?? '' },
+      service: { state: supervisor?.status.state ?? 'idle', message: startBlocked ?? supervisor?.status.message ?? '' },
       ...(settingsNotice ? { settingsNotice } : {}),
     }),
-    'consulate:get-settings': () => settings.store,
+    // Rebuilt field by field so store internals (electron-store's migration marker) stay in main.
+    'consulate:get-settings': () => applySettingsPatch(settings.store, {}),
     'consulate:update-settings': (patch) => updateSettings(patch),
     'consulate:open-logs': async () => {
       await shell.openPath(paths.logsDir);
@@ -300,7 +303,7 @@ function ipcHandlers(): IpcHandlers {
     'consulate:open-data-folder': async () => {
       await shell.openPath(paths.dataDir);
     },
-    'consulate:restart-service': () => supervisor?.restart(),
+    'consulate:restart-service': () => (startBlocked ? undefined : supervisor?.restart()),
   };
 }
 
@@ -349,6 +352,8 @@ async function start(): Promise<void> {
   refreshTray();
 
   if (kek.kind === 'unavailable') {
+    startBlocked = kek.message;
+    refreshTray();
     log(kek.message);
     dialog.showErrorBox('Consulate cannot start the service', kek.message);
     return;
