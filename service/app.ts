@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Router from '@koa/router';
 import type { Registry } from 'prom-client';
 import { startAdminServer, type AdminServer, type AdminState } from './admin/server.js';
@@ -20,6 +21,7 @@ import { Directory } from './home/directory.js';
 import { HomeServer } from './home/server.js';
 import { IdentityStore, type IdentityKey } from './identity/identity.js';
 import { QueueStore } from './queue/queue-store.js';
+import { EnvelopeArchive } from './compliance/archive.js';
 import { resolveKek } from './identity/kek.js';
 import { LinkManager, type FrameHandlers, type LinkManagerOptions } from './link/manager.js';
 import { openStore, type Store } from './store/database.js';
@@ -67,6 +69,8 @@ export class Service {
   #identities: IdentityStore | undefined;
   #identityCache: IdentityKey[] = [];
   #queue: QueueStore | undefined;
+  #archive: EnvelopeArchive | undefined;
+  #pruner: NodeJS.Timeout | undefined;
   #directory: Directory | undefined;
   #apiKeys: ApiKeys | undefined;
   #router: EnvelopeRouter | undefined;
@@ -212,7 +216,19 @@ export class Service {
       this.#components['identity'] = { ready: true, detail: this.#identityCache[0]?.fingerprint ?? '' };
 
       this.#whitelist = new Whitelist(store.db, { ownDomain: this.config.domain });
-      const queue = new QueueStore(store.sqlite);
+      const compliance = this.config.compliance;
+      const queue = new QueueStore(store.sqlite, { keepDeliveryRecords: compliance.metadataRetentionDays > 0 });
+      if (compliance.archive.enabled) {
+        this.#archive = new EnvelopeArchive(compliance.archive.dir ?? join(this.dataDir, 'archive'), { segmentBytes: compliance.archive.segmentMB * 1024 * 1024 });
+      }
+      const prune = () => {
+        const now = Date.now();
+        const pruned = queue.prune(now - compliance.dedupeHours * 3_600_000, now - compliance.metadataRetentionDays * 86_400_000);
+        if (pruned.received || pruned.routed) this.logger.info(pruned, 'retention: old dedupe ids and delivery records deleted');
+      };
+      prune();
+      this.#pruner = setInterval(prune, 3_600_000);
+      this.#pruner.unref();
       this.#queue = queue;
       this.#directory = new Directory(store.sqlite, this.config.domain);
       this.#apiKeys = new ApiKeys(store.sqlite);
@@ -231,6 +247,7 @@ export class Service {
         caBundle: () => caBundle,
         handlers: this.#options.frameHandlers ?? {
           ...inboundHandlers({
+            archive: this.#archive,
             ownDomain: this.config.domain,
             whitelist: this.#whitelist,
             directory: this.#directory,
@@ -267,6 +284,7 @@ export class Service {
       });
       await this.#certs.start();
       this.#router = new EnvelopeRouter({
+        archive: this.#archive,
         ownDomain: this.config.domain,
         queue,
         whitelist: this.#whitelist,
@@ -325,6 +343,8 @@ export class Service {
     const before = this.#identityCache[0]?.id;
     await this.#loadIdentities();
     this.#apiKeys?.reload();
+    this.#directory?.reload();
+    this.#whitelist?.emit('changed', '*');
     const after = this.#identityCache[0];
     if (after && before && after.id !== before) {
       const previous = this.#identityCache.find((k) => k.id === before);
@@ -367,6 +387,9 @@ export class Service {
     this.#admin = undefined;
     await admin?.close();
     this.#router?.stop();
+    clearInterval(this.#pruner);
+    this.#archive?.close();
+    this.#archive = undefined;
     const home = this.#home;
     this.#home = undefined;
     await home?.close();

@@ -39,7 +39,8 @@ export function inboundHandlers(options: InboundOptions): FrameHandlers {
   const now = options.now ?? Date.now;
   const peers = new Map<string, Peer>();
   const buckets = new Map<string, TokenBucket>();
-  whitelist.on('changed', (domain) => peers.delete(domain));
+  // '*': another process (the CLI) changed the store; forget every cached entry.
+  whitelist.on('changed', (domain) => (domain === '*' ? peers.clear() : peers.delete(domain)));
   const received = new Counter({ name: 'consulate_envelopes_received_total', help: 'Envelopes stored from peers.', labelNames: ['peer'], registers: [options.metrics] });
   const refused = new Counter({ name: 'consulate_envelopes_refused_total', help: 'Envelopes refused from peers, by code.', labelNames: ['peer', 'code'], registers: [options.metrics] });
 
