@@ -11,7 +11,7 @@ import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, r
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -282,6 +282,8 @@ interface Bench {
   dialer: IdentityKey;
   responder: IdentityKey;
   policy: ClaimPolicy;
+  /** What TLS the server negotiated last, for the report. */
+  tls: string;
   close(): Promise<void>;
 }
 
@@ -298,11 +300,15 @@ async function startServer(tls: Tls, dialer: IdentityKey, responder: IdentityKey
     dialer,
     responder,
     policy,
+    tls: 'unknown',
     close: async () => {
       for (const client of [...linkServer.clients, ...echoServer.clients]) client.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  server.on('secureConnection', (socket) => {
+    bench.tls = `${socket.getProtocol() ?? '?'} ${socket.getCipher().name}`;
+  });
   server.on('upgrade', (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'https://x');
     const path = url.pathname;
@@ -638,12 +644,18 @@ async function main(): Promise<void> {
     console.log(
       `Consulate link benchmark: node ${process.version}, OpenSSL ${process.versions.openssl}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`,
     );
-    console.log(`${reps} repetitions × ${windowMs / 1000} s per measurement, median reported; loopback 127.0.0.1, TLS 1.3 with a P-256 test CA`);
+    console.log(`${reps} repetitions × ${windowMs / 1000} s per measurement, median reported; loopback 127.0.0.1, P-256 test CA`);
     console.log(
       `deliver frame ${encodedBytes} B (Noise message ${encodedBytes + 1 + 16} B), ack frame ${ackBytes} B, ${inflight} requests in flight on one link\n`,
     );
 
     crossCheckNativeCipher();
+    await plainConnect(bench);
+    console.log(
+      `TLS as negotiated: ${bench.tls}; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     const w: Workloads = {
       bench,
       one,
@@ -742,6 +754,11 @@ async function main(): Promise<void> {
       `  ${'sum of the above'.padEnd(58)} ${(estimate / 1000).toFixed(2).padStart(8)} ms, measured in memory: ${measured.toFixed(2)} ms per handshake`,
     );
 
+    console.log(
+      `\nload average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     for (const session of [w.link, w.nativeLink, w.noneLink]) session.goaway('shutting_down', 'bench done');
     if (options.json) {
       const all = groups.flat().map((item) => ({ ...item, median: median(item.values) }));
