@@ -32,7 +32,8 @@ export interface PeerStatus {
 export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus] }> {
   readonly #status = new Map<string, PeerStatus>();
   readonly #refusals: Counter<'peer' | 'code'>;
-  readonly #bytes: Counter<'peer' | 'direction'>;
+  readonly #closedBytes = new Map<string, { in: number; out: number }>();
+  readonly #live = new Map<string, Set<{ counters: { bytesIn: number; bytesOut: number } }>>();
 
   constructor(registry: Registry) {
     super();
@@ -42,13 +43,23 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
       labelNames: ['peer', 'code'],
       registers: [registry],
     });
-    this.#bytes = new Counter({
+    const statuses = this.#status;
+    const totals = (domain: string) => this.#totals(domain);
+    const domains = () => new Set([...this.#closedBytes.keys(), ...this.#live.keys()]);
+    new Counter({
       name: 'consulate_link_bytes_total',
-      help: 'Bytes carried on federation links, by peer and direction.',
+      help: 'Bytes carried on federation links (both directions of both links), by peer and direction.',
       labelNames: ['peer', 'direction'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const domain of domains()) {
+          const t = totals(domain);
+          this.inc({ peer: domain, direction: 'in' }, t.in);
+          this.inc({ peer: domain, direction: 'out' }, t.out);
+        }
+      },
     });
-    const statuses = this.#status;
     new Gauge({
       name: 'consulate_peer_link_up',
       help: '1 when the link in that direction is up.',
@@ -90,11 +101,14 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
       status = { domain, outbound: 'down', inbound: 'down', rttMs: null, lastHandshake: null, lastError: null, bytesIn: 0, bytesOut: 0, keyAlarm: null };
       this.#status.set(domain, status);
     }
+    const totals = this.#totals(domain);
+    status.bytesIn = totals.in;
+    status.bytesOut = totals.out;
     return status;
   }
 
   all(): PeerStatus[] {
-    return [...this.#status.values()];
+    return [...this.#status.keys()].map((domain) => this.get(domain));
   }
 
   update(domain: string, patch: Partial<Omit<PeerStatus, 'domain'>>): void {
@@ -107,15 +121,31 @@ export class PeerStatusBoard extends EventEmitter<{ change: [status: PeerStatus]
     if (domain) this.update(domain, { lastError: { code, message, at: new Date().toISOString() } });
   }
 
-  addBytes(domain: string, inBytes: number, outBytes: number): void {
-    const status = this.get(domain);
-    status.bytesIn += inBytes;
-    status.bytesOut += outBytes;
-    if (inBytes) this.#bytes.inc({ peer: domain, direction: 'in' }, inBytes);
-    if (outBytes) this.#bytes.inc({ peer: domain, direction: 'out' }, outBytes);
+  /** Counts a link's bytes live while it is open, and keeps its totals after it closes. */
+  track(domain: string, session: { counters: { bytesIn: number; bytesOut: number }; once(event: 'close', listener: () => void): unknown }): void {
+    let set = this.#live.get(domain);
+    if (!set) this.#live.set(domain, (set = new Set()));
+    set.add(session);
+    session.once('close', () => {
+      set.delete(session);
+      const closed = this.#closedBytes.get(domain) ?? { in: 0, out: 0 };
+      closed.in += session.counters.bytesIn;
+      closed.out += session.counters.bytesOut;
+      this.#closedBytes.set(domain, closed);
+    });
+  }
+
+  #totals(domain: string): { in: number; out: number } {
+    const total = { ...(this.#closedBytes.get(domain) ?? { in: 0, out: 0 }) };
+    for (const s of this.#live.get(domain) ?? []) {
+      total.in += s.counters.bytesIn;
+      total.out += s.counters.bytesOut;
+    }
+    return total;
   }
 
   forget(domain: string): void {
     this.#status.delete(domain);
+    this.#closedBytes.delete(domain);
   }
 }

@@ -262,6 +262,7 @@ export class LinkManager {
       });
       claimedDomain = claim.from;
       const session = new LinkSession(ws, { ...this.#options.session, peerDomain: claim.from, direction: 'inbound', ciphers, handler: this.#handler });
+      status.track(claim.from, session);
       // Noise §7.7: the dialer is authenticated only when its first transport message decrypts.
       session.once('frame', () => {
         let set = this.#inbound.get(claim.from);
@@ -272,7 +273,6 @@ export class LinkManager {
       });
       session.on('close', (error) => {
         this.#inbound.get(claim.from)?.delete(session);
-        status.addBytes(claim.from, session.counters.bytesIn, 0);
         if (!this.#inbound.get(claim.from)?.size) status.update(claim.from, { inbound: 'down' });
         if (error) {
           status.recordError(claim.from, error.code, error.message);
@@ -375,6 +375,7 @@ class Dialer {
       const session = new LinkSession(socket, { ...this.manager.sessionOptions(), peerDomain: this.domain, direction: 'outbound', ciphers, handler: this.manager.requestHandler });
       this.session = session;
       this.identityId = identity.id;
+      status.track(this.domain, session);
       // The first transport message is what authenticates us to the responder (Noise §7.7).
       await session.ping();
       this.#attempt = 0;
@@ -382,7 +383,6 @@ class Dialer {
       session.on('rtt', (ms) => status.update(this.domain, { rttMs: ms }));
       logger.info({ peer: this.domain }, 'outbound link up');
       const closed = await new Promise<LinkError | undefined>((resolve) => session.once('close', resolve));
-      status.addBytes(this.domain, 0, session.counters.bytesOut);
       failure = closed;
     } catch (error) {
       failure = error instanceof LinkError ? error : connectError(error as Error, this.domain);

@@ -36,6 +36,9 @@ describe('two appliances on loopback, real TLS, cards exchanged through the CLI'
     const [sa, sb] = [a.service!, b.service!];
     await waitFor(async () => (await metric(sa, linkUp('b.example', 'outbound'))) === 1 && (await metric(sb, linkUp('a.example', 'outbound'))) === 1, 15_000, 'links up');
     expect(await metric(sa, linkUp('b.example', 'inbound'))).toBe(1);
+    // Traffic is counted live, both directions, while the links are open.
+    expect(await metric(sa, 'consulate_link_bytes_total{peer="b.example",direction="out"}')).toBeGreaterThan(0);
+    expect(await metric(sa, 'consulate_link_bytes_total{peer="b.example",direction="in"}')).toBeGreaterThan(0);
 
     const check = await a.cli(['peer', 'check', 'b.example']);
     expect(check.code, check.stdout + check.stderr).toBe(0);
