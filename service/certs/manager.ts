@@ -190,15 +190,20 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
 
   /** Validates and installs, then serves it at once; throws the CertError of the first failed check. */
   async install(slot: CertSlot, material: CertMaterial): Promise<{ installed: InstalledCertificate; report: ValidationReport }> {
-    const result = await this.store.install(slot, material);
-    await this.#exclusive(() => this.#reload(slot, 'install'));
-    return result;
+    // One step under the lock, so the store watcher cannot pick the change up first as a `reload`.
+    return this.#exclusive(async () => {
+      const result = await this.store.install(slot, material);
+      await this.#reload(slot, 'install');
+      return result;
+    });
   }
 
   async rollback(slot: CertSlot, options: { force?: boolean } = {}): Promise<{ installed: InstalledCertificate; report: ValidationReport }> {
-    const result = await this.store.rollback(slot, options);
-    await this.#exclusive(() => this.#reload(slot, 'rollback'));
-    return result;
+    return this.#exclusive(async () => {
+      const result = await this.store.rollback(slot, options);
+      await this.#reload(slot, 'rollback');
+      return result;
+    });
   }
 
   /** The validation report of the certificate served in a slot, judged as an install would be today. */

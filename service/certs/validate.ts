@@ -1,11 +1,12 @@
-import type { KeyObject } from 'node:crypto';
+import { X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { parseCertificates } from './bundle.js';
-import { displayName, ekuAny, ekuServerAuth, isSelfSigned, namesMatch, type ParsedCertificate } from './certificate.js';
+import { displayName, ekuAny, ekuServerAuth, isSelfSigned, namesMatch, parseCertificateDer, type ParsedCertificate } from './certificate.js';
 import { buildChain, orderChain } from './chain.js';
 import { CertError, type CertErrorCode } from './errors.js';
 import { expiryState, type ExpiryStatus } from './expiry.js';
 import { parseHostname, sansCover, type Hostname } from './hostname.js';
 import { readPrivateKey } from './keys.js';
+import { parsePem } from './pem.js';
 import { trustAnchorsFrom } from './trust.js';
 import { x509 } from './x509.js';
 
@@ -90,27 +91,81 @@ export interface ValidateOptions {
   allowSelfSigned?: boolean | undefined;
 }
 
-const anchorCache = new Map<string, ParsedCertificate[]>();
+interface AnchorEntry {
+  der: Uint8Array;
+  /** OpenSSL's rendering of the names, case- and space-folded: cheap to get for every anchor. */
+  subject: string;
+  issuer: string;
+  parsed?: ParsedCertificate;
+}
+
+const anchorCache = new Map<string, AnchorEntry[]>();
 const anchorCacheLimit = 1000;
 
-/** Trust stores are large and parsed on every check; the parse of a given PEM text never changes. */
-function parseAnchors(pems: readonly string[]): ParsedCertificate[] {
-  const out: ParsedCertificate[] = [];
+function foldedName(name: string): string {
+  return name.toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+function anchorError(error: unknown): CertError {
+  const reason = error instanceof CertError ? error.message : String((error as Error).message ?? error);
+  return new CertError(error instanceof CertError ? error.code : 'der_malformed', `a trust anchor bundle cannot be read: ${reason}`, { cause: error });
+}
+
+/**
+ * Trust stores are large (the system roots are about 150 certificates) and fully decoding
+ * one costs about 10 ms, so each anchor is first only named with OpenSSL's native parser;
+ * the full decode happens for the few whose name can appear in a chain. Cached per PEM text.
+ */
+function anchorEntries(pems: readonly string[]): AnchorEntry[] {
+  const out: AnchorEntry[] = [];
   for (const pem of pems) {
-    let certs = anchorCache.get(pem);
-    if (!certs) {
+    let entries = anchorCache.get(pem);
+    if (!entries) {
       try {
-        certs = parseCertificates(pem);
+        const blocks = parsePem(pem);
+        const simple = blocks.length > 0 && blocks.every((block) => block.label === 'CERTIFICATE' || block.label === 'X509 CERTIFICATE');
+        entries = simple
+          ? blocks.map((block) => {
+              const node = new NodeX509Certificate(Buffer.from(block.der));
+              return { der: block.der, subject: foldedName(node.subject), issuer: foldedName(node.issuer) };
+            })
+          : parseCertificates(pem).map((cert) => ({ der: cert.der, subject: foldedName(cert.node.subject), issuer: foldedName(cert.node.issuer), parsed: cert }));
       } catch (error) {
-        const reason = error instanceof CertError ? error.message : String(error);
-        throw new CertError(error instanceof CertError ? error.code : 'pem_malformed', `a trust anchor bundle cannot be read: ${reason}`, { cause: error });
+        throw anchorError(error);
       }
+      if (entries.length === 0) throw anchorError(new CertError('bundle_empty', 'it contains no certificate'));
       if (anchorCache.size >= anchorCacheLimit) anchorCache.clear();
-      anchorCache.set(pem, certs);
+      anchorCache.set(pem, entries);
     }
-    out.push(...certs);
+    out.push(...entries);
   }
   return out;
+}
+
+/** The anchors whose subject is the issuer of a bundle certificate, or of such an anchor (cross-signed roots). */
+function relevantAnchors(pems: readonly string[], bundle: readonly ParsedCertificate[]): ParsedCertificate[] {
+  const entries = anchorEntries(pems);
+  const wanted = new Set(bundle.flatMap((cert) => [foldedName(cert.node.issuer), foldedName(cert.node.subject)]));
+  const chosen = new Set<AnchorEntry>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const entry of entries) {
+      if (chosen.has(entry) || !wanted.has(entry.subject)) continue;
+      chosen.add(entry);
+      wanted.add(entry.issuer);
+      grew = true;
+    }
+  }
+  return [...chosen].map((entry) => {
+    if (!entry.parsed) {
+      try {
+        entry.parsed = parseCertificateDer(entry.der);
+      } catch (error) {
+        throw anchorError(error);
+      }
+    }
+    return entry.parsed;
+  });
 }
 
 const ekuNames: Record<string, string> = {
@@ -155,7 +210,7 @@ export async function validateCertificate(options: ValidateOptions): Promise<Val
   const now = options.now ?? new Date();
   const input = Array.isArray(options.leafAndChain) ? options.leafAndChain.join('\n') : (options.leafAndChain as string | Uint8Array);
   const bundle = parseCertificates(input);
-  const anchors = parseAnchors(options.trustAnchors ?? trustAnchorsFrom());
+  const anchors = relevantAnchors(options.trustAnchors ?? trustAnchorsFrom(), bundle);
   const checks: CertCheck[] = [];
   const pass = (id: CheckId, message: string): void => void checks.push({ id, ok: true, severity: 'info', message });
   const fail = (id: CheckId, code: CertErrorCode, message: string, severity: CheckSeverity = 'error'): void =>

@@ -11,6 +11,7 @@ import { resolveKek } from '../identity/kek.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { version } from '../version.js';
 import { resolveDataDir } from './data-dir.js';
+import { addCertCommands } from './cert-commands.js';
 import { addFederationCommands } from './federation-commands.js';
 import { hasParent, notifyParent, onParentShutdown } from './parent.js';
 
@@ -186,6 +187,7 @@ export function buildProgram(): Command {
     });
 
   addFederationCommands(program);
+  addCertCommands(program);
 
   const config = program.command('config').description('inspect the configuration');
   addConfigFlags(
