@@ -12,7 +12,8 @@ import type { z } from 'zod';
 import { ConsulateError, isConsulateError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { version } from '../version.js';
-import { csrfHeader, loginRequest, sessionCookie, type HealthResponse, type ReadinessResponse, type SessionResponse } from './contract.js';
+import { anyLoginRequest, csrfHeader, sessionCookie, type HealthResponse, type ReadinessResponse, type SessionResponse } from './contract.js';
+import { LoginRateLimit } from './rate-limit.js';
 import { SessionStore, type Session } from './sessions.js';
 
 export interface ReadinessSource {
@@ -29,12 +30,16 @@ export interface AdminServerOptions {
   allowedHosts?: string[];
   /** Directory of the built GUI; defaults to dist/renderer beside the service. */
   rendererDir?: string;
+  /** Failed-login limit per remote address; default 5 a minute. */
+  loginRateLimit?: LoginRateLimit;
   /** Routes added by the sub-services (status, peers, …), all behind the session check. */
   routes?: Array<(router: Router<AdminState>) => void>;
 }
 
 export interface AdminState {
   session?: Session;
+  /** Aborted when the listener begins to close, so long-lived responses (event streams) end first. */
+  closing?: AbortSignal;
 }
 
 export interface AdminServer {
@@ -63,11 +68,16 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
 
 const publicPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** API paths a browser may call before it has a session (the login page). */
+export const publicApiPaths = new Set(['GET /api/login-info', 'POST /api/session']);
+
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const app = new Koa<AdminState>();
   app.proxy = false;
   const router = new Router<AdminState>();
   const { logger, sessions } = options;
+  const limit = options.loginRateLimit ?? new LoginRateLimit();
+  const closing = new AbortController();
   let allowed = new Set<string>();
 
   app.use(async (ctx, next) => {
@@ -138,23 +148,52 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         throw new ConsulateError('csrf', 'cross-site request refused', { status: 403 });
       }
     }
-    if (ctx.path === '/api/session' && ctx.method === 'POST') return next();
+    ctx.state.closing = closing.signal;
+    if (publicApiPaths.has(`${ctx.method} ${ctx.path}`)) return next();
     const session = sessions.get(ctx.cookies.get(sessionCookie));
-    if (!session) throw new ConsulateError('unauthorized', 'log in first: open the admin URL printed at start', { status: 401 });
+    if (!session) throw new ConsulateError('unauthorized', 'log in first: open the admin URL printed at start, or log in with the admin password', { status: 401 });
     if (unsafe && !SessionStore.csrfMatches(session, ctx.get(csrfHeader) || undefined)) {
       logger.warn({ path: ctx.path }, 'admin request refused: missing or wrong CSRF header');
       throw new ConsulateError('csrf', `missing or wrong ${csrfHeader} header`, { status: 403 });
     }
     ctx.state.session = session;
+    const refusal = await sessions.policy?.refusal({ method: ctx.method, path: ctx.path });
+    if (refusal) throw new ConsulateError(refusal.code, refusal.message, { status: refusal.status });
     return next();
   });
-  api.post('/session', (ctx) => {
-    const { token } = parseBody(loginRequest, ctx.request.body);
-    const session = sessions.redeemLoginToken(token);
-    if (!session) {
-      logger.warn('admin login refused: wrong or used token');
-      throw new ConsulateError('token_invalid', 'the login token is wrong, expired or already used; restart the service for a new one', { status: 401 });
+  api.post('/session', async (ctx) => {
+    // The socket address, never a forwarded header: app.proxy is off, so a client cannot pick its own bucket.
+    const address = ctx.request.socket.remoteAddress ?? 'unknown';
+    const wait = limit.retryAfter(address);
+    if (wait > 0) {
+      logger.warn({ address }, 'admin login refused: too many failed attempts');
+      ctx.set('Retry-After', String(wait));
+      throw new ConsulateError('rate_limited', `too many failed logins from this address; try again in ${wait} s`, { status: 429 });
     }
+    const body = parseBody(anyLoginRequest, ctx.request.body);
+    let session: Session | undefined;
+    if ('token' in body) {
+      session = sessions.redeemLoginToken(body.token);
+      if (!session) {
+        limit.fail(address);
+        logger.warn({ address }, 'admin login refused: wrong or used token');
+        throw new ConsulateError('token_invalid', 'the login token is wrong, expired or already used; restart the service for a new one', { status: 401 });
+      }
+    } else {
+      const ok = await sessions.policy?.checkPassword(body.password);
+      if (ok === undefined) {
+        limit.fail(address);
+        throw new ConsulateError('password_not_set', 'no admin password is set yet; open the login link printed at start and set one in the GUI', { status: 401 });
+      }
+      if (!ok) {
+        limit.fail(address);
+        logger.warn({ address }, 'admin login refused: wrong password');
+        throw new ConsulateError('password_invalid', 'wrong admin password', { status: 401 });
+      }
+      session = sessions.create();
+    }
+    limit.succeed(address);
+    await sessions.policy?.loggedIn?.('token' in body ? 'token' : 'password', address);
     ctx.cookies.set(sessionCookie, session.id, { httpOnly: true, sameSite: 'strict', secure: false, overwrite: true });
     ctx.body = { csrf: session.csrf } satisfies SessionResponse;
   });
@@ -203,7 +242,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     server,
     port,
     url: `http://${hostForUrl}:${port}`,
-    close: () => closeServer(server),
+    close: () => {
+      closing.abort();
+      return closeServer(server);
+    },
   };
 }
 

@@ -7,6 +7,26 @@ export interface Session {
   lastSeenAt: number;
 }
 
+/** A refusal the admin listener turns into an HTTP error with a stable code. */
+export interface PolicyRefusal {
+  code: string;
+  message: string;
+  status: number;
+}
+
+/**
+ * What the admin listener asks beyond "is there a session": installed by the GUI routes,
+ * which own the password and first-run state, so the listener stays free of store access.
+ */
+export interface LoginPolicy {
+  /** True or false when a password is set; undefined when none is. */
+  checkPassword(candidate: string): Promise<boolean | undefined>;
+  /** Why a logged-in request may not proceed yet (password or first-run setup missing). */
+  refusal(request: { method: string; path: string }): Promise<PolicyRefusal | undefined>;
+  /** Called after a successful login, for the audit trail. */
+  loggedIn?(method: 'token' | 'password', address: string): Promise<void>;
+}
+
 export interface SessionStoreOptions {
   /** Idle sessions end after this many milliseconds (default 12 h). */
   idleTimeoutMs?: number;
@@ -35,11 +55,20 @@ export class SessionStore {
   readonly #loginTokenTtlMs: number;
   readonly #now: () => number;
   #loginToken: { value: string; expiresAt: number } | undefined;
+  #policy: LoginPolicy | undefined;
 
   constructor(options: SessionStoreOptions = {}) {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 12 * 3600_000;
     this.#loginTokenTtlMs = options.loginTokenTtlMs ?? 24 * 3600_000;
     this.#now = options.now ?? Date.now;
+  }
+
+  get policy(): LoginPolicy | undefined {
+    return this.#policy;
+  }
+
+  setPolicy(policy: LoginPolicy): void {
+    this.#policy = policy;
   }
 
   /** A fresh one-time login token; any earlier unused one stops working. */
@@ -75,6 +104,12 @@ export class SessionStore {
     }
     session.lastSeenAt = now;
     return session;
+  }
+
+  /** Whether a session still exists, without counting as activity (long-lived event streams ask this). */
+  isLive(id: string): boolean {
+    const session = this.#sessions.get(id);
+    return session !== undefined && this.#now() - session.lastSeenAt <= this.#idleTimeoutMs;
   }
 
   destroy(id: string): void {
