@@ -39,7 +39,7 @@ export const certErrorCodes = {
   cert_missing: 'No certificate is installed in the slot.',
   ca_missing: 'There is no organisation CA yet (or not in the given directory).',
   ca_exists: 'An organisation CA already exists in the directory; it is never overwritten.',
-  key_locked: 'The stored key is wrapped and no unwrap function was configured.',
+  key_locked: 'A stored key is wrapped or sealed and cannot be opened here (no unwrap function, or another key-encryption key).',
   store_io: 'The certificate store directory cannot be read or written.',
   expiring_soon: 'The certificate (or an issuer) expires soon; renew it.',
 } as const;

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { importCertificateBundle } from '../certs/bundle.js';
 import { createCsr } from '../certs/csr.js';
+import { describeCertificate } from '../certs/describe.js';
 import { CertError, isCertError } from '../certs/errors.js';
 import { expiryState } from '../certs/expiry.js';
 import { isKeyAlgorithm, keyAlgorithms, type KeyAlgorithm } from '../certs/keys.js';
@@ -29,6 +30,7 @@ import { checksView, reportView, storedView } from '../certs/views.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConsulateError } from '../errors.js';
+import { legacyTlsPaths, readLegacyTlsMaterial } from '../federation/tls-files.js';
 import { resolveKek } from '../identity/kek.js';
 import { appendAudit, type AuditEntry } from '../store/audit.js';
 import { openStore } from '../store/database.js';
@@ -328,7 +330,13 @@ export function addCertCommands(program: Command): void {
         const names = slotHostnames(app.config, slot);
         out(`${slotLabel(slot)}${names.length > 0 ? ` (${names.join(', ')})` : ''}: ${status.current ? expiry?.state : 'no certificate'}`);
         if (!status.current) {
-          out(slot === 'fileProxy' ? '  the federation certificate serves the file proxy too' : '  install one with `consulate cert import` or `consulate ca issue --install`');
+          const legacy = slot === 'federation' ? readLegacyTlsMaterial(app.dataDir) : undefined;
+          if (legacy) {
+            out(`  ${legacyTlsPaths(app.dataDir).cert} (from before the certificate store): the service moves it into the store at start, or serves it as it is while it fails a check (\`consulate cert check\` says which)`);
+            for (const info of describeCertificate(legacy.certChainPem).slice(0, 1)) for (const line of infoLines(info, now, '    ')) out(line);
+          } else {
+            out(slot === 'fileProxy' ? '  the federation certificate serves the file proxy too' : '  install one with `consulate cert import` or `consulate ca issue --install`');
+          }
           continue;
         }
         out(`  current, installed ${status.current.installedAt.toISOString()} (${status.current.id})`);
@@ -375,6 +383,8 @@ export function addCertCommands(program: Command): void {
         for (const slot of slots) {
           const current = await app.store.current(slot);
           if (current) targets.push({ slot, label: `the installed ${slotLabel(slot)} certificate`, material: current });
+          const legacy = slot === 'federation' && !current ? readLegacyTlsMaterial(app.dataDir) : undefined;
+          if (legacy) targets.push({ slot, label: legacyTlsPaths(app.dataDir).cert, material: legacy });
         }
         if (targets.length === 0) {
           const which = options.slot ? `${slotLabel(parseSlot(options.slot))} ` : '';

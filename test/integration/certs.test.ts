@@ -135,7 +135,7 @@ describe('certificates on running appliances with a federation link up', () => {
     // b's peer check dials a fresh TLS connection and accepts the new certificate.
     const check = await b.cli(['peer', 'check', 'a.example']);
     expect(check.code, check.stdout + check.stderr).toBe(0);
-  });
+  }, 60_000);
 
   it('refuses each bad import with its own code and leaves the installed certificate byte for byte', async () => {
     const installed = tlsPaths(a.dataDir);
@@ -155,10 +155,9 @@ describe('certificates on running appliances with a federation link up', () => {
     pki.write('wrong-password.txt', 'not the right one\n');
     pki.write('truncated.pem', pki.read('other.pem').slice(0, 300));
 
-    const cases: Array<[string, string[], Record<string, string>?]> = [
+    const cases: Array<[string, string[]]> = [
       ['pem_malformed', [pki.path('truncated.pem'), '--key', pki.path('other.key')]],
       ['p12_bad_password', [pki.path('other.p12'), '--password-file', pki.path('wrong-password.txt')]],
-      ['p12_bad_password', [pki.path('other.p12'), '--password-env', 'P12_PASSWORD'], { P12_PASSWORD: 'also wrong' }],
       ['key_mismatch', [pki.path('other.pem'), '--key', pki.path('behind.key')]],
       ['cert_expired', [pki.path('expired.pem'), '--key', pki.path('expired.key')]],
       ['hostname_mismatch', [pki.path('elsewhere.pem'), '--key', pki.path('elsewhere.key')]],
@@ -166,15 +165,16 @@ describe('certificates on running appliances with a federation link up', () => {
       ['ca_as_leaf', [pki.path('intermediate.pem'), '--key', pki.path('intermediate.key')]],
       ['self_signed', [pki.path('self.pem'), '--key', pki.path('self.key')]],
     ];
-    const results = await Promise.all(cases.map(([, args, env]) => runCli(['cert', 'import', ...args, '--data-dir', a.dataDir], env ? { env } : {})));
+    const results = await Promise.all(cases.map(([, args]) => runCli(['cert', 'import', ...args, '--data-dir', a.dataDir])));
     results.forEach((result, index) => {
       const [code] = cases[index] as (typeof cases)[number];
       expect(result.code, `${code}: ${result.stdout}${result.stderr}`).toBe(1);
       expect(result.stderr).toMatch(new RegExp(`^consulate: ${code}: not installed, the federation certificate in use is unchanged: `));
     });
     // Checks that ran show the whole report, the failing one marked.
-    expect(results[6]?.stdout).toMatch(/^FAIL\s+chain\s+chain_incomplete: .*CN=Consulate Test Intermediate" of "a.example"/m);
-    expect(results[6]?.stdout).toMatch(/^PASS\s+key_match/m);
+    const incomplete = results[cases.findIndex(([code]) => code === 'chain_incomplete')];
+    expect(incomplete?.stdout).toMatch(/^FAIL\s+chain\s+chain_incomplete: .*CN=Consulate Test Intermediate" of "a.example"/m);
+    expect(incomplete?.stdout).toMatch(/^PASS\s+key_match/m);
 
     expect(snapshot()).toEqual(before);
     await new Promise((r) => setTimeout(r, 1200));
@@ -186,5 +186,5 @@ describe('certificates on running appliances with a federation link up', () => {
     const rollback = await a.cli(['cert', 'rollback']);
     expect(rollback.code, rollback.stderr).toBe(0);
     await waitFor(async () => (await servedCertificate(a.federationPort, 'localhost')).fingerprint256 === servedBefore, 5000, 'rolled back');
-  });
+  }, 60_000);
 });
