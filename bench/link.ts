@@ -19,7 +19,7 @@ import { Encoder } from 'cbor-x';
 import { WebSocket, WebSocketServer } from 'ws';
 import { loadSodium, toBase64Url, type Sodium } from '../service/crypto/sodium.js';
 import { fingerprint, type IdentityKey } from '../service/identity/identity.js';
-import { FrameAssembler, chunkFrame, decodeFrame, encodeFrame, frameSchema, type Envelope, type Frame, type FrameOf } from '../service/link/frames.js';
+import { FrameReader, chunkFrame, decodeFrame, encodeFrame, frameSchema, type Envelope, type Frame, type FrameOf } from '../service/link/frames.js';
 import { initiate, linkPath, respond, staticMatchesPins, type ClaimPolicy } from '../service/link/handshake.js';
 import { CipherState, ed25519PublicKeyToX25519, generateKeyPair, keyPairFromSecretKey, ready } from '../service/link/noise.js';
 import { LinkSession, type RequestHandler, type TransportCiphers } from '../service/link/session.js';
@@ -498,7 +498,7 @@ function microCosts(sodium: Sodium, envelope: Envelope, ms: number): Array<{ ste
   const sender = new CipherState(key);
   const receiver = new CipherState(key);
   const ciphertext = new CipherState(key).encrypt(chunk);
-  const assembler = new FrameAssembler(16 * 1024 * 1024);
+  const assembler = new FrameReader(16 * 1024 * 1024);
   const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, variableMapSize: true });
   const decoded = cbor.decode(encoded) as unknown;
   const nodeKey = randomBytes(32);
@@ -515,7 +515,7 @@ function microCosts(sodium: Sodium, envelope: Envelope, ms: number): Array<{ ste
         receiver.decrypt(ciphertext);
       },
     ],
-    ['FrameAssembler.push', () => assembler.push(chunk)],
+    ['FrameReader.push', () => assembler.push(chunk)],
     ['decodeFrame total', () => decodeFrame(encoded)],
     ['  of which CBOR decode', () => cbor.decode(encoded)],
     ['  of which zod frameSchema.safeParse', () => frameSchema.safeParse(decoded)],

@@ -104,7 +104,7 @@ export async function checkPeer(options: DoctorOptions): Promise<DoctorStep[]> {
   if (!tlsOk) return steps;
 
   const peerTime = await timed('handshake', async () => {
-    const pinned = options.peer.keys.at(-1);
+    const pinned = options.peer.keys.filter((k) => k.notAfter === null || Date.parse(k.notAfter) > Date.now()).at(-1);
     if (!pinned) throw new LinkError('key_mismatch', 'no key is pinned for this peer');
     const socket = new WebSocket(`${options.peer.federationUrl}${linkPath}`, { ca, maxPayload: 65535, perMessageDeflate: false, handshakeTimeout: timeoutMs });
     try {

@@ -19,7 +19,8 @@ export type Capabilities = z.infer<typeof capabilitiesSchema>;
 export const limitsSchema = z.strictObject({
   /** Inbound envelopes per second (token bucket refill). */
   ratePerSecond: z.number().int().min(1).max(1_000_000).default(50_000),
-  maxEnvelopeBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(256 * 1024),
+  // At most 8 MiB so one envelope with its fields always fits a 16 MiB link frame.
+  maxEnvelopeBytes: z.number().int().min(256).max(8 * 1024 * 1024).default(256 * 1024),
   maxFileBytes: z.number().int().min(0).default(100 * 1024 * 1024),
   /** Envelopes waiting for this peer before the home gets queue_full. */
   outboxMax: z.number().int().min(1).default(1_000_000),

@@ -1,5 +1,5 @@
 /**
- * Capped exponential backoff with full jitter: many appliances restarting together
+ * Capped exponential backoff with equal jitter (between half and all of the ceiling): many appliances restarting together
  * do not reconnect in lockstep.
  */
 export function backoffDelay(attempt: number, options: { baseMs?: number; maxMs?: number; random?: () => number } = {}): number {

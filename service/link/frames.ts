@@ -1,4 +1,7 @@
 import { Encoder } from 'cbor-x';
+
+// int64AsNumber exists in cbor-x's decoder but not in its type definitions.
+type EncoderOptions = ConstructorParameters<typeof Encoder>[0];
 import { z } from 'zod';
 import { LinkError } from './errors.js';
 
@@ -48,7 +51,7 @@ export const frameSchema = z.discriminatedUnion('t', [
     credential: z.string(),
     ttl: z.number().int(),
   }),
-  z.strictObject({ t: z.literal('key.rotate'), id: requestId, newKey: z.string(), notBefore: z.number().int(), graceUntil: z.number().int(), sig: z.string() }),
+  z.strictObject({ t: z.literal('key.rotate'), id: requestId, newKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url Ed25519 key'), notBefore: z.number().int(), graceUntil: z.number().int(), sig: z.string() }),
   z.strictObject({ t: z.literal('key.rotate.ok'), id: requestId }),
   z.strictObject({ t: z.literal('ping'), id: requestId, ts: z.number() }),
   z.strictObject({ t: z.literal('pong'), id: requestId, ts: z.number() }),
@@ -71,7 +74,8 @@ export type RequestType = keyof typeof responseType;
 
 // Plain CBOR maps and byte strings only (no cbor-x records or typed-array tags), so
 // another implementation needs nothing beyond RFC 8949.
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, variableMapSize: true });
+// int64AsNumber: another implementation may write a timestamp as a 64-bit integer (0x1b).
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, variableMapSize: true, int64AsNumber: true } as EncoderOptions);
 
 export function encodeFrame(frame: Frame): Uint8Array {
   return encoder.encode(frame);
@@ -99,54 +103,110 @@ export const maxNoisePlaintext = 65535 - 16;
 const whole = 0;
 const more = 1;
 const last = 2;
+const recordHeader = 3;
 
 /**
- * Splits an encoded frame into Noise plaintexts. The first byte of each says whether
- * the frame is whole (0), continues (1) or ends (2) in this message.
+ * Packs encoded frames into Noise plaintexts. A plaintext is a sequence of records, each
+ * a marker byte (0 whole frame, 1 first or middle chunk, 2 last chunk), a 16-bit
+ * big-endian length and that many bytes. Frames written in the same turn of the event
+ * loop share one Noise message: with many requests in flight, encryption and WebSocket
+ * costs are paid per message, not per frame. A frame too large for one message is chunked.
  */
-export function chunkFrame(data: Uint8Array, maxPlaintext = maxNoisePlaintext): Uint8Array[] {
-  const room = maxPlaintext - 1;
-  if (data.length <= room) return [prefix(whole, data)];
-  const chunks: Uint8Array[] = [];
-  for (let offset = 0; offset < data.length; offset += room) {
-    const end = Math.min(offset + room, data.length);
-    chunks.push(prefix(end === data.length ? last : more, data.subarray(offset, end)));
+export class FrameWriter {
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  constructor(private readonly maxPlaintext = maxNoisePlaintext) {}
+
+  get pending(): boolean {
+    return this.#size > 0;
   }
-  return chunks;
+
+  /** Adds a frame; returns the plaintexts that are complete because of it (in order). */
+  add(data: Uint8Array): Uint8Array[] {
+    const ready: Uint8Array[] = [];
+    if (this.#size + recordHeader + data.length > this.maxPlaintext) {
+      const flushed = this.flush();
+      if (flushed) ready.push(flushed);
+    }
+    const room = this.maxPlaintext - recordHeader;
+    if (data.length <= room) {
+      this.#push(whole, data);
+      return ready;
+    }
+    for (let offset = 0; offset < data.length; offset += room) {
+      const end = Math.min(offset + room, data.length);
+      this.#push(end === data.length ? last : more, data.subarray(offset, end));
+      ready.push(this.flush() as Uint8Array);
+    }
+    return ready;
+  }
+
+  /** The pending records as one plaintext, or undefined if there are none. */
+  flush(): Uint8Array | undefined {
+    if (this.#size === 0) return undefined;
+    const out = new Uint8Array(this.#size);
+    let offset = 0;
+    for (const part of this.#parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    this.#parts = [];
+    this.#size = 0;
+    return out;
+  }
+
+  #push(kind: number, data: Uint8Array): void {
+    this.#parts.push(Uint8Array.of(kind, data.length >>> 8, data.length & 0xff), data);
+    this.#size += recordHeader + data.length;
+  }
 }
 
-function prefix(kind: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(data.length + 1);
-  out[0] = kind;
-  out.set(data, 1);
-  return out;
+/** Encodes one frame alone into its plaintext(s): what FrameWriter does for a single frame. */
+export function chunkFrame(data: Uint8Array, maxPlaintext = maxNoisePlaintext): Uint8Array[] {
+  const writer = new FrameWriter(maxPlaintext);
+  const ready = writer.add(data);
+  const rest = writer.flush();
+  return rest ? [...ready, rest] : ready;
 }
 
-/** Reassembles chunked frames and enforces the largest frame a peer may send. */
-export class FrameAssembler {
+/** Splits plaintexts into frames, reassembles chunked ones, and enforces the largest frame a peer may send. */
+export class FrameReader {
   #parts: Uint8Array[] = [];
   #size = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
 
-  /** Returns the complete frame bytes, or undefined while more chunks are expected. */
-  push(plaintext: Uint8Array): Uint8Array | undefined {
+  /** Returns the frames completed by this plaintext, in order. */
+  push(plaintext: Uint8Array): Uint8Array[] {
     if (plaintext.length === 0) throw new LinkError('frame_malformed', 'empty link message');
-    const kind = plaintext[0];
-    const data = plaintext.subarray(1);
-    if (kind === whole) {
-      if (this.#parts.length > 0) throw new LinkError('frame_malformed', 'a whole frame arrived in the middle of a chunked one');
-      if (data.length > this.maxFrameBytes) throw new LinkError('too_large', `frame of ${data.length} bytes exceeds ${this.maxFrameBytes}`);
-      return data;
+    const frames: Uint8Array[] = [];
+    let offset = 0;
+    while (offset < plaintext.length) {
+      if (offset + recordHeader > plaintext.length) throw new LinkError('frame_malformed', 'truncated record header');
+      const kind = plaintext[offset] as number;
+      const length = ((plaintext[offset + 1] as number) << 8) | (plaintext[offset + 2] as number);
+      const start = offset + recordHeader;
+      if (start + length > plaintext.length) throw new LinkError('frame_malformed', 'record longer than its message');
+      const data = plaintext.subarray(start, start + length);
+      offset = start + length;
+      if (kind === whole) {
+        if (this.#parts.length > 0) throw new LinkError('frame_malformed', 'a whole frame arrived in the middle of a chunked one');
+        if (data.length > this.maxFrameBytes) throw new LinkError('too_large', `frame of ${data.length} bytes exceeds ${this.maxFrameBytes}`);
+        frames.push(data);
+        continue;
+      }
+      if (kind !== more && kind !== last) throw new LinkError('frame_malformed', `unknown record marker ${kind}`);
+      this.#size += data.length;
+      if (this.#size > this.maxFrameBytes) throw new LinkError('too_large', `chunked frame exceeds ${this.maxFrameBytes} bytes`);
+      this.#parts.push(data);
+      if (kind === last) {
+        const out = Buffer.concat(this.#parts);
+        this.#parts = [];
+        this.#size = 0;
+        frames.push(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      }
     }
-    if (kind !== more && kind !== last) throw new LinkError('frame_malformed', `unknown chunk marker ${kind}`);
-    this.#size += data.length;
-    if (this.#size > this.maxFrameBytes) throw new LinkError('too_large', `chunked frame exceeds ${this.maxFrameBytes} bytes`);
-    this.#parts.push(data);
-    if (kind === more) return undefined;
-    const out = Buffer.concat(this.#parts);
-    this.#parts = [];
-    this.#size = 0;
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return frames;
   }
 }

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Encoder } from 'cbor-x';
+
+// int64AsNumber exists in cbor-x's decoder but not in its type definitions.
+type EncoderOptions = ConstructorParameters<typeof Encoder>[0];
 import type { IdentityKey } from '../identity/identity.js';
 import { fromBase64Url } from '../crypto/sodium.js';
 import { LinkError, isLinkErrorCode, type LinkErrorCode } from './errors.js';
@@ -11,7 +14,7 @@ export const prologue = new TextEncoder().encode('consulate/1');
 export const linkPath = '/_consulate/v1/link';
 export const linkVersion = 1;
 
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, int64AsNumber: true } as EncoderOptions);
 
 /** First handshake payload, initiator → responder. */
 export interface DialerClaim {

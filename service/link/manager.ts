@@ -141,7 +141,7 @@ export class LinkManager {
     const active = (await this.#options.identities())[0];
     for (const domain of wanted.keys()) {
       const existing = this.#dialers.get(domain);
-      if (existing && active && existing.identityId !== active.id) existing.restart();
+      if (existing?.identityId !== undefined && active && existing.identityId !== active.id) existing.restart();
       if (!existing) {
         const dialer = new Dialer(this, domain);
         this.#dialers.set(domain, dialer);
@@ -243,8 +243,10 @@ export class LinkManager {
       throw new LinkError('key_mismatch', 'rotation statement is not signed by a key pinned for your domain');
     }
     if (!pinned.includes(frame.newKey)) {
+      // The peer proposes the grace period; it is capped so an old key cannot stay trusted for long.
+      const graceUntil = Math.min(frame.graceUntil, Date.now() + (this.#options.keyGraceMs ?? 7 * 86_400_000) * 2);
       await whitelist.pinKey(domain, frame.newKey, { source: 'rotation' }, `peer:${domain}`);
-      await whitelist.expireKey(domain, signer, new Date(frame.graceUntil).toISOString(), `peer:${domain}`);
+      await whitelist.expireKey(domain, signer, new Date(graceUntil).toISOString(), `peer:${domain}`);
       logger.info({ peer: domain }, 'peer rotated its key; old key kept until the grace period ends');
     }
     return { t: 'key.rotate.ok', id: frame.id };
@@ -260,23 +262,25 @@ export class LinkManager {
         identities: await this.#options.identities(),
         policy: (accepted) => this.#policy(accepted, (d) => (knownPeer = d)),
       });
-      claimedDomain = claim.from;
-      const session = new LinkSession(ws, { ...this.#options.session, peerDomain: claim.from, direction: 'inbound', ciphers, handler: this.#handler });
-      status.track(claim.from, session);
+      // The whitelist's spelling of the domain, not the claim's (the policy accepted it, so it is known).
+      const domain = knownPeer ?? claim.from;
+      claimedDomain = domain;
+      const session = new LinkSession(ws, { ...this.#options.session, peerDomain: domain, direction: 'inbound', ciphers, handler: this.#handler });
+      status.track(domain, session);
       // Noise §7.7: the dialer is authenticated only when its first transport message decrypts.
       session.once('frame', () => {
-        let set = this.#inbound.get(claim.from);
-        if (!set) this.#inbound.set(claim.from, (set = new Set()));
+        let set = this.#inbound.get(domain);
+        if (!set) this.#inbound.set(domain, (set = new Set()));
         set.add(session);
-        status.update(claim.from, { inbound: 'up', lastHandshake: new Date().toISOString() });
-        logger.info({ peer: claim.from, remoteAddress }, 'inbound link up');
+        status.update(domain, { inbound: 'up', lastHandshake: new Date().toISOString() });
+        logger.info({ peer: domain, remoteAddress }, 'inbound link up');
       });
       session.on('close', (error) => {
-        this.#inbound.get(claim.from)?.delete(session);
-        if (!this.#inbound.get(claim.from)?.size) status.update(claim.from, { inbound: 'down' });
+        this.#inbound.get(domain)?.delete(session);
+        if (!this.#inbound.get(domain)?.size) status.update(domain, { inbound: 'down' });
         if (error) {
-          status.recordError(claim.from, error.code, error.message);
-          logger.warn({ peer: claim.from, code: error.code }, `inbound link closed: ${error.message}`);
+          status.recordError(domain, error.code, error.message);
+          logger.warn({ peer: domain, code: error.code }, `inbound link closed: ${error.message}`);
         }
       });
     } catch (error) {
@@ -293,12 +297,9 @@ export class LinkManager {
     const maxSkew = this.#options.maxSkewMs ?? 5 * 60_000;
     const now = Date.now();
     if (claim.to !== this.#options.ownDomain) return { code: 'wrong_target', message: `this appliance serves ${this.#options.ownDomain}, not ${claim.to}` };
-    if (Math.abs(now - claim.ts) > maxSkew) {
-      return { code: 'clock_skew', message: `the dialer's clock is ${Math.round((claim.ts - now) / 1000)} s off (allowed ±${maxSkew / 1000} s)` };
+    if (!Number.isFinite(claim.ts) || Math.abs(now - claim.ts) > maxSkew) {
+      return { code: 'clock_skew', message: `the dialer's clock is ${Number.isFinite(claim.ts) ? Math.round((claim.ts - now) / 1000) : '?'} s off (allowed ±${maxSkew / 1000} s)` };
     }
-    for (const [digest, expires] of this.#seenFirstMessages) if (expires < now) this.#seenFirstMessages.delete(digest);
-    if (this.#seenFirstMessages.has(accepted.messageDigest)) return { code: 'replay', message: 'this handshake message was already used' };
-    this.#seenFirstMessages.set(accepted.messageDigest, now + 2 * maxSkew);
     let peer;
     try {
       peer = await this.#options.whitelist.get(claim.from);
@@ -310,6 +311,14 @@ export class LinkManager {
     if (peer.state === 'suspended') return { code: 'peer_suspended', message: `${peer.domain} is suspended by the administrator of ${this.#options.ownDomain}` };
     const pins = (await this.#options.whitelist.pinnedKeys(peer.domain)).map((k) => k.publicKey);
     if (!staticMatchesPins(accepted.remoteStatic, pins)) return { code: 'key_mismatch', message: `the key ${peer.domain} presented is not the one pinned for it` };
+    // Replays are checked last, so only messages made with a pinned key enter the cache.
+    // Entries are added in time order, so expired ones are always at the front.
+    for (const [digest, expires] of this.#seenFirstMessages) {
+      if (expires >= now) break;
+      this.#seenFirstMessages.delete(digest);
+    }
+    if (this.#seenFirstMessages.has(accepted.messageDigest)) return { code: 'replay', message: 'this handshake message was already used' };
+    this.#seenFirstMessages.set(accepted.messageDigest, now + 2 * maxSkew);
     return undefined;
   }
 }

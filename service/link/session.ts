@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import { LinkError, isLinkErrorCode } from './errors.js';
-import { FrameAssembler, chunkFrame, decodeFrame, encodeFrame, responseType, type Frame, type FrameOf, type RequestType } from './frames.js';
+import { FrameReader, FrameWriter, decodeFrame, encodeFrame, responseType, type Frame, type FrameOf, type RequestType } from './frames.js';
 
 /** The two directions of a finished Noise handshake. */
 export interface TransportCiphers {
@@ -36,7 +36,8 @@ export interface LinkSessionOptions {
 interface Pending {
   resolve(frame: Frame): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  deadline: number;
+  what: string;
   expect: string;
 }
 
@@ -59,7 +60,10 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
   readonly #socket: WebSocket;
   readonly #ciphers: TransportCiphers;
   readonly #handler: RequestHandler;
-  readonly #assembler: FrameAssembler;
+  readonly #reader: FrameReader;
+  readonly #writer = new FrameWriter();
+  #flushScheduled = false;
+  #sweep: NodeJS.Timeout | undefined;
   readonly #pending = new Map<number, Pending>();
   readonly #waiting: Array<() => void> = [];
   readonly #maxInFlight: number;
@@ -80,7 +84,7 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     this.direction = options.direction;
     this.#ciphers = options.ciphers;
     this.#handler = options.handler;
-    this.#assembler = new FrameAssembler(options.maxFrameBytes ?? 16 * 1024 * 1024);
+    this.#reader = new FrameReader(options.maxFrameBytes ?? 16 * 1024 * 1024);
     this.#maxInFlight = options.maxInFlight ?? 256;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#rekeyEvery = options.rekeyEvery ?? 2 ** 20;
@@ -113,11 +117,9 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     this.#nextId = this.#nextId >= 2 ** 32 - 1 ? 1 : this.#nextId + 1;
     const expect = responseType[frame.t as T];
     return new Promise<ResponseOf<T>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#settle(id);
-        reject(new LinkError('timeout', `${frame.t} to ${this.peerDomain} got no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (f: Frame) => void, reject, timer, expect });
+      // One sweep timer per session instead of a timer per request: requests are many and short.
+      this.#pending.set(id, { resolve: resolve as (f: Frame) => void, reject, deadline: Date.now() + timeoutMs, what: `${frame.t} to ${this.peerDomain} got no answer within ${timeoutMs} ms`, expect });
+      this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, Math.max(10, timeoutMs / 4)));
       try {
         this.send({ ...frame, id } as Frame);
       } catch (error) {
@@ -125,6 +127,19 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
         reject(error as Error);
       }
     });
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline > now) continue;
+      this.#settle(id);
+      pending.reject(new LinkError('timeout', pending.what));
+    }
+    if (this.#pending.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
   }
 
   /** Measures the round trip with a ping. */
@@ -139,14 +154,28 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
 
   send(frame: Frame): void {
     if (this.#closed) throw new LinkError('peer_unreachable', `link to ${this.peerDomain} is closed`);
-    for (const chunk of chunkFrame(encodeFrame(frame))) {
-      const message = this.#ciphers.send.encrypt(chunk);
-      this.#sent++;
-      if (this.#sent % this.#rekeyEvery === 0) this.#ciphers.send.rekey();
-      this.counters.bytesOut += message.length;
-      this.#socket.send(message, { binary: true });
-    }
+    for (const plaintext of this.#writer.add(encodeFrame(frame))) this.#transmit(plaintext);
     this.counters.framesOut++;
+    if (this.#writer.pending && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // Frames sent in this turn of the event loop leave together in one Noise message.
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed) return;
+    const plaintext = this.#writer.flush();
+    if (plaintext) this.#transmit(plaintext);
+  }
+
+  #transmit(plaintext: Uint8Array): void {
+    const message = this.#ciphers.send.encrypt(plaintext);
+    this.#sent++;
+    if (this.#sent % this.#rekeyEvery === 0) this.#ciphers.send.rekey();
+    this.counters.bytesOut += message.length;
+    this.#socket.send(message, { binary: true });
   }
 
   /** Orderly close: tells the peer why, then closes the socket. */
@@ -154,6 +183,7 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     if (this.#closed) return;
     try {
       this.send({ t: 'goaway', code, reason });
+      this.#flush();
     } catch {
       // closing anyway
     }
@@ -179,11 +209,12 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
       }
       this.#received++;
       if (this.#received % this.#rekeyEvery === 0) this.#ciphers.receive.rekey();
-      const bytes = this.#assembler.push(plaintext);
-      if (!bytes) return;
-      const frame = decodeFrame(bytes);
-      this.counters.framesIn++;
-      this.#dispatch(frame);
+      for (const bytes of this.#reader.push(plaintext)) {
+        const frame = decodeFrame(bytes);
+        this.counters.framesIn++;
+        this.#dispatch(frame);
+        if (this.#closed) return;
+      }
     } catch (error) {
       const linkError = error instanceof LinkError ? error : new LinkError('internal', (error as Error).message);
       // A peer that sends undecryptable or malformed data is not trusted to continue.
@@ -238,7 +269,6 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
   #settle(id: number): Pending | undefined {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
-    clearTimeout(pending.timer);
     this.#pending.delete(id);
     this.#waiting.shift()?.();
     return pending;
@@ -258,6 +288,7 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     if (this.#closed) return;
     try {
       this.send({ t: 'goaway', code: error.code, reason: error.message.slice(0, 200) });
+      this.#flush();
     } catch {
       // the socket may already be gone
     }
@@ -273,8 +304,8 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#keepalive);
+    clearInterval(this.#sweep);
     for (const [id, pending] of this.#pending) {
-      clearTimeout(pending.timer);
       pending.reject(error ?? new LinkError('peer_unreachable', `link to ${this.peerDomain} closed`));
       this.#pending.delete(id);
     }

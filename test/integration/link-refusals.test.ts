@@ -141,10 +141,10 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
       socket.once('message', (d: Buffer) => resolve({ code: 0, reply: new Uint8Array(d) }));
       socket.once('close', (code) => resolve({ code }));
     });
-    const counted = await refusals(b, 'unknown', 'replay');
+    const counted = await refusals(b, 'a.example', 'replay');
     socket.send(first as Uint8Array);
     await answer;
-    await waitFor(async () => (await refusals(b, 'unknown', 'replay')) === counted + 1, 5000, 'replay counted');
+    await waitFor(async () => (await refusals(b, 'a.example', 'replay')) === counted + 1, 5000, 'replay counted');
     socket.terminate();
   });
 
