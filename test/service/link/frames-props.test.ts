@@ -13,13 +13,13 @@ const envelope = fc.record({
   ts: fc.integer({ min: 0, max: 2 ** 52 }),
   body: fc.uint8Array({ maxLength: 2048 }),
 });
-const frame: fc.Arbitrary<Frame> = fc.oneof(
+const frame = fc.oneof(
   fc.record({ t: fc.constant('ping' as const), id: fc.nat(2 ** 32 - 1), ts: fc.integer({ min: 0, max: 2 ** 52 }) }),
   fc.record({ t: fc.constant('lookup' as const), id: fc.nat(2 ** 32 - 1), users: fc.array(address, { minLength: 1, maxLength: 5 }) }),
   fc.record({ t: fc.constant('deliver' as const), id: fc.nat(2 ** 32 - 1), envelopes: fc.array(envelope, { minLength: 1, maxLength: 4 }) }),
   fc.record({ t: fc.constant('ack' as const), id: fc.nat(2 ** 32 - 1), stored: fc.array(ulid, { maxLength: 4 }), rejected: fc.constant([]) }),
   fc.record({ t: fc.constant('goaway' as const), code: fc.constantFrom('shutting_down', 'peer_suspended'), reason: fc.string({ maxLength: 50 }) }),
-);
+) as fc.Arbitrary<Frame>;
 
 function normalise(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
