@@ -51,6 +51,12 @@ export function asApiError(error: unknown): ApiError {
 }
 
 let csrf = '';
+let via: SessionResponse['via'];
+
+/** How this session was opened; a one-time-link session may reset a forgotten password. */
+export function sessionVia(): SessionResponse['via'] {
+  return via;
+}
 const unauthorizedListeners = new Set<() => void>();
 
 /** Called when any request finds the session gone (logout elsewhere, restart, idle timeout). */
@@ -87,11 +93,11 @@ export const api = {
   status: () => request<StatusResponse>('GET', '/api/status'),
   loginInfo: () => request<LoginInfoResponse>('GET', '/api/login-info'),
   async login(credentials: AnyLoginRequest): Promise<void> {
-    csrf = (await request<SessionResponse>('POST', '/api/session', credentials)).csrf;
+    ({ csrf, via } = await request<SessionResponse>('POST', '/api/session', credentials));
   },
   async resume(): Promise<boolean> {
     try {
-      csrf = (await request<SessionResponse>('GET', '/api/session')).csrf;
+      ({ csrf, via } = await request<SessionResponse>('GET', '/api/session'));
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return false;

@@ -351,6 +351,27 @@ function Banners() {
       </Alert>,
     );
   }
+  const cert = snapshot.certificate;
+  if (cert && cert.state !== 'ok' && !dismissed.has(`certificate-${cert.state}-${cert.fingerprintSha256}`)) {
+    const expired = cert.state === 'expired';
+    banners.push(
+      <Alert key="certificate" color={cert.state === 'warning' ? 'yellow' : 'red'} title={expired ? 'Certificate expired' : `Certificate expires in ${cert.daysLeft} days`} data-testid="banner-certificate-expiry">
+        <Text size="sm">
+          {expired ? `The federation certificate (${cert.subject}) expired on ${cert.notAfter.slice(0, 10)}. Peers refuse to connect until a new one is installed.` : `The federation certificate (${cert.subject}) expires on ${cert.notAfter.slice(0, 10)}. Renew it before then, or peers will refuse to connect.`}
+        </Text>
+        <Group mt="xs" justify="space-between">
+          {!expired && (
+            <Button size="xs" variant="default" onClick={() => dismiss(`certificate-${cert.state}-${cert.fingerprintSha256}`)}>
+              OK
+            </Button>
+          )}
+          <Button size="xs" variant="default" component="a" href={href('certificates')}>
+            Certificates
+          </Button>
+        </Group>
+      </Alert>,
+    );
+  }
   const federation = snapshot.listeners.find((l) => l.name === 'federation');
   if (federation && federation.state !== 'up' && !snapshot.certificate && !dismissed.has('no-certificate')) {
     banners.push(

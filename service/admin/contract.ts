@@ -24,7 +24,11 @@ export type ReadinessResponse = z.infer<typeof readinessResponse>;
 export const loginRequest = z.strictObject({ token: z.string().min(1).max(200) });
 export type LoginRequest = z.infer<typeof loginRequest>;
 
-export const sessionResponse = z.object({ csrf: z.string() });
+export const sessionResponse = z.object({
+  csrf: z.string(),
+  /** token: opened with the one-time link (may reset a forgotten password); password: with the admin password. */
+  via: z.enum(['token', 'password']).optional(),
+});
 export type SessionResponse = z.infer<typeof sessionResponse>;
 
 export const statusResponse = z.object({
@@ -165,6 +169,8 @@ export interface InstalledCertificateView {
   daysLeft: number;
   fingerprintSha256: string;
   selfSigned: boolean;
+  /** Expiry policy state: warning after two thirds of the lifetime, critical near the end. */
+  state: 'ok' | 'warning' | 'critical' | 'expired';
 }
 
 export interface SetupResponse {
@@ -302,6 +308,7 @@ export interface AdminEventMap {
   'peer.up': { domain: string };
   'peer.down': { domain: string; lastError?: string };
   'key.changed': { domain: string; fingerprint: string };
+  'certificate.expiring': { name: string; expiresAt: string; daysLeft: number };
   log: LogEntryView;
 }
 
@@ -447,3 +454,22 @@ export interface CaIssueResponse {
   chainPem: string;
   installed: CertInstallResponse | null;
 }
+
+// --- queues --------------------------------------------------------------------------
+
+export interface QueueView {
+  peer: string;
+  depth: number;
+  /** Milliseconds the oldest waiting envelope has waited, or null when empty. */
+  oldestAgeMs: number | null;
+  retry: { attempts: number; nextAttemptAt: string; lastError: string | null } | null;
+  linkUp: boolean;
+}
+
+export interface QueuesResponse {
+  peers: QueueView[];
+  /** Inbound items waiting for the home to acknowledge them. */
+  inboxDepth: number;
+}
+
+export const queuePurgeRequest = z.strictObject({ confirm: z.string() });

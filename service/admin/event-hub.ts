@@ -26,6 +26,7 @@ export class AdminEventHub {
   readonly #sources: EventHubSources;
   readonly #lastOutbound = new Map<string, string>();
   readonly #lastAlarm = new Map<string, string | null>();
+  #lastCertState: string | undefined;
   #unsubscribe: Array<() => void> = [];
   #timer: NodeJS.Timeout | undefined;
   #pending: NodeJS.Timeout | undefined;
@@ -67,6 +68,7 @@ export class AdminEventHub {
       void sources.snapshot().then(
         (s) => {
           for (const p of s.peers) this.#track(p);
+          this.#trackCertificate(s);
           this.#broadcast('status', s);
         },
         () => undefined,
@@ -96,6 +98,16 @@ export class AdminEventHub {
     clearTimeout(this.#pending);
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
+  }
+
+  /** Emits certificate.expiring when the federation certificate enters warning, critical or expired. */
+  #trackCertificate(snapshot: LiveSnapshot): void {
+    const cert = snapshot.certificate;
+    const state = cert?.state ?? 'missing';
+    const before = this.#lastCertState;
+    this.#lastCertState = state;
+    if (!cert || state === before || state === 'ok') return;
+    this.#broadcast('certificate.expiring', { name: `federation certificate (${cert.subject})`, expiresAt: cert.notAfter, daysLeft: cert.daysLeft });
   }
 
   /** Emits peer.up / peer.down on outbound transitions, and key.changed when an alarm appears. */

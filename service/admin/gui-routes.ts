@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type Router from '@koa/router';
 import type { Service } from '../app.js';
+import { expiryState } from '../certs/expiry.js';
 import { configSchema } from '../config/schema.js';
 import { ConsulateError } from '../errors.js';
 import { tlsPaths } from '../federation/tls-files.js';
@@ -82,10 +83,19 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
     const { cert } = tlsPaths(dataDir);
     if (!existsSync(cert)) return { mtimeMs: 0, view: null, problem: null };
     const mtimeMs = statSync(cert).mtimeMs;
-    if (certCache?.mtimeMs === mtimeMs) return certCache;
+    if (certCache?.mtimeMs === mtimeMs) {
+      // Parsed once per file; the time-dependent fields are recomputed on every read.
+      const view = certCache.view;
+      if (view) {
+        view.daysLeft = Math.floor((Date.parse(view.notAfter) - Date.now()) / 86_400_000);
+        view.state = expiryState(new Date(view.notBefore), new Date(view.notAfter), new Date()).state;
+      }
+      return certCache;
+    }
     try {
       const x509 = new X509Certificate(readFileSync(cert));
       const notAfter = new Date(x509.validTo);
+      const notBefore = new Date(x509.validFrom);
       certCache = {
         mtimeMs,
         problem: null,
@@ -93,11 +103,12 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
           subject: x509.subject.replace(/\n/g, ', '),
           issuer: x509.issuer.replace(/\n/g, ', '),
           sans: (x509.subjectAltName ?? '').split(/,\s*/).filter(Boolean),
-          notBefore: new Date(x509.validFrom).toISOString(),
+          notBefore: notBefore.toISOString(),
           notAfter: notAfter.toISOString(),
           daysLeft: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000),
           fingerprintSha256: x509.fingerprint256,
           selfSigned: x509.checkIssued(x509),
+          state: expiryState(notBefore, notAfter, new Date()).state,
         },
       };
     } catch (error) {
@@ -241,7 +252,10 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
   router.post('/password', async (ctx) => {
     const body = parseBody(setPasswordRequest, ctx.request.body);
     const stored = await readPasswordHash(db());
-    if (stored !== undefined) {
+    // A session opened with the one-time token may reset a forgotten password: that token is
+    // only in this machine's service log, so whoever has it already controls the appliance.
+    const viaToken = (ctx.state.session as Session).via === 'token';
+    if (stored !== undefined && !viaToken) {
       if (!body.current) throw new ConsulateError('password_invalid', 'give the current password to change it', { status: 401 });
       if (!(await verifyPassword(body.current, stored))) throw new ConsulateError('password_invalid', 'the current password is wrong', { status: 401 });
     }

@@ -120,7 +120,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     return next();
   });
 
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb' }));
+  // DELETE carries a body here: destructive actions repeat the name they act on as confirmation.
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'] }));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok', version } satisfies HealthResponse;
@@ -191,14 +192,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         throw new ConsulateError('password_invalid', 'wrong admin password', { status: 401 });
       }
       session = sessions.create();
+      session.via = 'password';
     }
     limit.succeed(address);
     await sessions.policy?.loggedIn?.('token' in body ? 'token' : 'password', address);
     ctx.cookies.set(sessionCookie, session.id, { httpOnly: true, sameSite: 'strict', secure: false, overwrite: true });
-    ctx.body = { csrf: session.csrf } satisfies SessionResponse;
+    ctx.body = { csrf: session.csrf, ...(session.via ? { via: session.via } : {}) } satisfies SessionResponse;
   });
   api.get('/session', (ctx) => {
-    ctx.body = { csrf: (ctx.state.session as Session).csrf } satisfies SessionResponse;
+    const session = ctx.state.session as Session;
+    ctx.body = { csrf: session.csrf, ...(session.via ? { via: session.via } : {}) } satisfies SessionResponse;
   });
   api.delete('/session', (ctx) => {
     sessions.destroy((ctx.state.session as Session).id);

@@ -5,6 +5,8 @@ export interface Session {
   csrf: string;
   createdAt: number;
   lastSeenAt: number;
+  /** How the session was opened: the one-time token proves access to this machine's service log. */
+  via?: 'token' | 'password';
 }
 
 /** A refusal the admin listener turns into an HTTP error with a stable code. */
@@ -83,7 +85,9 @@ export class SessionStore {
     const current = this.#loginToken;
     if (!current || current.expiresAt < this.#now() || !equal(current.value, candidate)) return undefined;
     this.#loginToken = undefined;
-    return this.create();
+    const session = this.create();
+    session.via = 'token';
+    return session;
   }
 
   create(): Session {

@@ -30,6 +30,8 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
 
 /** Screenshot of the whole page, after animations settle, into test-results/screens/. */
 export async function shoot(page: Page, name: string): Promise<void> {
+  // Fixed header and sidebar are drawn where the page is scrolled; shoot from the top.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(250);
   await page.screenshot({ path: screenshotPath(name), fullPage: true, animations: 'disabled' });
 }

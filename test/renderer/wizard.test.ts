@@ -47,7 +47,7 @@ describe('first-run wizard, in Chromium, from an empty data directory to a runni
     await next(page);
 
     await page.getByTestId('wizard-federation-port').fill(flags[3] as string);
-    await capture(page, 'wizard-3-ports');
+    await shoot(page, 'wizard-3-ports');
     await next(page);
 
     // A private CA on the appliance issues and installs the certificate; the listener starts at once.

@@ -174,6 +174,10 @@ describe('admin password, login rate limit and audit', () => {
     const noCurrent = await call(second, 'POST', '/api/password', { password: 'another long password' });
     expect(noCurrent.status).toBe(401);
     expect((await call(second, 'POST', '/api/password', { password: 'another long password', current: 'correct horse battery' })).status).toBe(204);
+
+    // A forgotten password is reset from a session opened with the one-time token (local log access).
+    expect((await call(admin, 'POST', '/api/password', { password: 'reset with the token' })).status).toBe(204);
+    expect((await tryPassword(base, 'reset with the token')).status).toBe(200);
   });
 
   it('records logins and password changes in the hash-chained audit trail', async () => {

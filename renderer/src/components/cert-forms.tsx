@@ -140,6 +140,9 @@ export function ChecksTable({ checks }: { checks: CertCheckView[] }) {
 }
 
 export function ReportSummary({ report }: { report: CertReportView }) {
+  const [showPassed, setShowPassed] = useState(false);
+  const problems = report.checks.filter((c) => !c.ok);
+  const passed = report.checks.length - problems.length;
   return (
     <Stack gap="xs">
       <Group gap="xs">
@@ -149,8 +152,14 @@ export function ReportSummary({ report }: { report: CertReportView }) {
         <Badge color={report.trusted ? 'green' : 'orange'} variant="light">
           {report.trusted ? 'chain trusted' : 'chain not trusted'}
         </Badge>
+        <Text size="sm">
+          {passed} of {report.checks.length} checks passed.
+        </Text>
+        <Button variant="subtle" size="compact-sm" onClick={() => setShowPassed(!showPassed)}>
+          {showPassed ? 'Hide passed checks' : 'Show all checks'}
+        </Button>
       </Group>
-      <ChecksTable checks={report.checks} />
+      {(showPassed || problems.length > 0) && <ChecksTable checks={showPassed ? report.checks : problems} />}
       {report.chain.length > 0 && (
         <Table fz="xs" data-testid="cert-chain">
           <Table.Thead>
@@ -248,12 +257,12 @@ export function ImportCertificateForm({ onInstalled, compact = false }: { onInst
           autosize
           minRows={3}
           maxRows={8}
-          ff="monospace"
+          styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
           data-testid="cert-pem"
         />
       )}
       <SimpleGrid cols={{ base: 1, sm: 2 }}>
-        <Textarea label="Private key (optional)" placeholder="-----BEGIN PRIVATE KEY-----" value={keyPem} onChange={(e) => setKeyPem(e.currentTarget.value)} autosize minRows={1} maxRows={4} ff="monospace" />
+        <Textarea label="Private key (optional)" placeholder="-----BEGIN PRIVATE KEY-----" value={keyPem} onChange={(e) => setKeyPem(e.currentTarget.value)} autosize minRows={1} maxRows={4} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} />
         <PasswordInput label="Password (optional)" description="For a .p12 file or an encrypted key." value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="off" />
       </SimpleGrid>
       {error && <ErrorAlert error={error} title="The certificate was not installed" />}
@@ -323,7 +332,7 @@ export function CsrForm({ defaultHostnames }: { defaultHostnames: string[] }) {
       {error && <ErrorAlert error={error} title="No CSR was made" />}
       {csr && (
         <Stack gap="xs" data-testid="csr-result">
-          <Textarea label={`Certificate signing request for ${csr.hostnames.join(', ')} (${csr.key})`} value={csr.csrPem} readOnly autosize minRows={4} maxRows={10} ff="monospace" />
+          <Textarea label={`Certificate signing request for ${csr.hostnames.join(', ')} (${csr.key})`} value={csr.csrPem} readOnly autosize minRows={4} maxRows={10} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} />
           <Group>
             <Button variant="default" onClick={() => download(csr.fileName, csr.csrPem)}>
               Download {csr.fileName}

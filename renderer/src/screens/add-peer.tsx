@@ -112,7 +112,7 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
                 autosize
                 minRows={4}
                 maxRows={10}
-                ff="monospace"
+                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
                 data-testid="card-input"
               />
             </Tabs.Panel>

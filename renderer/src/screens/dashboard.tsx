@@ -39,6 +39,7 @@ export function DashboardScreen() {
   const serving = snapshot.listeners.filter((l) => l.state !== 'unavailable');
   const listening = serving.filter((l) => l.state === 'up').length;
   const latest = rates[rates.length - 1];
+  const chartData = rates.map((point) => Object.fromEntries([['time', point.time], ...peers.map((p, i) => [`peer${i}`, Number(point[p.domain] ?? 0)])]));
   const cert = snapshot.certificate;
 
   return (
@@ -63,7 +64,7 @@ export function DashboardScreen() {
                         {l.detail}
                       </Text>
                     </Table.Td>
-                    <Table.Td ta="right" data-testid={`listener-${l.name}`}>
+                    <Table.Td ta="right" data-testid={`listener-${l.name}`} style={{ whiteSpace: 'nowrap' }}>
                       <ListenerState listener={l} />
                     </Table.Td>
                   </Table.Tr>
@@ -82,9 +83,10 @@ export function DashboardScreen() {
               <>
                 <LineChart
                   h={200}
-                  data={rates}
+                  data={chartData}
                   dataKey="time"
-                  series={peers.map((p, i) => ({ name: p.domain, color: palette[i % palette.length] as string }))}
+                  // Series keys without dots: recharts reads "b.example" as a nested path.
+                  series={peers.map((p, i) => ({ name: `peer${i}`, label: p.domain, color: palette[i % palette.length] as string }))}
                   curveType="monotone"
                   withDots={false}
                   withLegend

@@ -67,7 +67,7 @@ export function IdentityScreen() {
                 Federation card
               </Title>
               <Text size="sm">Send this to the other administrator (mail, chat, USB stick): it is signed by your key and holds nothing secret. They paste it on their Peers screen, then compare the fingerprint with you.</Text>
-              <Textarea label="Card text" value={card.text} readOnly autosize minRows={4} maxRows={8} ff="monospace" data-testid="card-text" />
+              <Textarea label="Card text" value={card.text} readOnly autosize minRows={4} maxRows={8} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} data-testid="card-text" />
               <Group>
                 <CopyButton value={card.text}>
                   {({ copied, copy }) => (

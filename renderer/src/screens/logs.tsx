@@ -137,7 +137,7 @@ function LiveLog() {
         </EmptyState>
       ) : (
         <ScrollArea.Autosize mah={560} type="auto">
-          <Table fz="xs" ff="monospace" striped data-testid="log-table" stickyHeader>
+          <Table fz="xs" striped data-testid="log-table" stickyHeader styles={{ td: { fontFamily: 'var(--mantine-font-family-monospace)' } }}>
             <Table.Thead>
               <Table.Tr>
                 <Table.Th w={150}>Time</Table.Th>

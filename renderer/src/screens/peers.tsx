@@ -156,7 +156,7 @@ function PeerDetails({ peer, status, onChanged }: { peer: PeerView; status: Peer
             )}
           </Row>
           <Row label="Their link to us">{status.inbound}</Row>
-          <Row label="Round trip">{status.rttMs === null ? '–' : `${status.rttMs} ms`}</Row>
+          <Row label="Round trip">{status.rttMs === null ? '–' : `${status.rttMs < 10 ? status.rttMs.toFixed(1) : Math.round(status.rttMs)} ms`}</Row>
           <Row label="Last handshake">{status.lastHandshake ? `${formatTime(status.lastHandshake)} (${formatAgo(status.lastHandshake)})` : 'never'}</Row>
           <Row label="Traffic">
             {formatBytes(status.bytesIn)} received, {formatBytes(status.bytesOut)} sent

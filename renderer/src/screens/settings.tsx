@@ -1,7 +1,7 @@
 import { Alert, Badge, Button, Card, Code, Group, NumberInput, PasswordInput, SimpleGrid, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import type { SettingsResponse, SettingsUpdateRequest } from '../../../service/admin/contract.js';
-import { api, asApiError, type ApiError } from '../api.js';
+import { api, asApiError, sessionVia, type ApiError } from '../api.js';
 import { ErrorAlert } from '../components/error-alert.js';
 import { Unavailable } from '../components/unavailable.js';
 import { useLive } from '../live.js';
@@ -241,6 +241,7 @@ function PasswordCard() {
   const [error, setError] = useState<ApiError | undefined>();
   const [done, setDone] = useState(false);
   const isSet = snapshot?.passwordSet ?? false;
+  const needCurrent = isSet && sessionVia() !== 'token';
   const problem = password.length > 0 && password.length < minPassword ? `at least ${minPassword} characters` : repeat && repeat !== password ? 'the two entries differ' : undefined;
   return (
     <Card withBorder padding="lg">
@@ -250,7 +251,7 @@ function PasswordCard() {
           setBusy(true);
           setError(undefined);
           setDone(false);
-          api.setPassword({ password, ...(isSet ? { current } : {}) }).then(
+          api.setPassword({ password, ...(needCurrent ? { current } : {}) }).then(
             () => {
               setDone(true);
               setCurrent('');
@@ -271,7 +272,12 @@ function PasswordCard() {
             Admin password {isSet ? <Badge color="green" variant="light">set</Badge> : <Badge color="yellow" variant="light">not set</Badge>}
           </Title>
           <Text size="sm">Stored as a scrypt hash in the appliance database. Five wrong attempts a minute from one address are allowed; after that, logins from it wait.</Text>
-          {isSet && <PasswordInput label="Current password" value={current} onChange={(e) => setCurrent(e.currentTarget.value)} autoComplete="current-password" required />}
+          {needCurrent && <PasswordInput label="Current password" value={current} onChange={(e) => setCurrent(e.currentTarget.value)} autoComplete="current-password" required />}
+          {isSet && !needCurrent && (
+            <Text size="sm" fw={500}>
+              You logged in with the one-time link from the service log, so the current password is not needed: this is how a forgotten password is reset.
+            </Text>
+          )}
           <PasswordInput label={isSet ? 'New password' : 'Password'} description={`At least ${minPassword} characters.`} value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="new-password" required data-testid="settings-password" />
           <PasswordInput label="Repeat" value={repeat} onChange={(e) => setRepeat(e.currentTarget.value)} autoComplete="new-password" error={problem} required data-testid="settings-password-repeat" />
           {error && <ErrorAlert error={error} />}
