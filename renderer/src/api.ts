@@ -23,6 +23,7 @@ import type {
   LoginInfoResponse,
   LogsResponse,
   PeerUpdateRequest,
+  QueuesResponse,
   PeerView,
   RotateResponse,
   SessionResponse,
@@ -132,6 +133,9 @@ export const api = {
   ca: () => request<CaResponse>('GET', '/api/ca'),
   caInit: (body: CaInitRequest) => request<CaResponse>('POST', '/api/ca/init', body),
   caIssue: (body: CaIssueRequest) => request<CaIssueResponse>('POST', '/api/ca/issue', body),
+  queues: () => request<QueuesResponse>('GET', '/api/queues'),
+  retryQueue: (peer: string) => request<void>('POST', `/api/queues/${enc(peer)}/retry`, {}),
+  purgeQueue: (peer: string, confirm: string) => request<{ purged: number }>('DELETE', `/api/queues/${enc(peer)}`, { confirm }),
   audit: (limit = 500) => request<AuditResponse>('GET', `/api/audit?limit=${limit}`),
   logs: (since = 0) => request<LogsResponse>('GET', `/api/logs?since=${since}`),
   /** Whether an optional endpoint exists in this build (404 means not yet). */

@@ -146,7 +146,7 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
     await capture(page, 'identity');
 
     await go('queues');
-    await page.getByTestId('queues-unavailable').waitFor();
+    await expect.poll(() => page.getByTestId('queue-depth-b.example').textContent()).toBe('0');
     await capture(page, 'queues');
 
     await go('logs');

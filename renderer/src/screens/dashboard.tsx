@@ -8,6 +8,7 @@ import { PeerStatusText, peerStatusLabel } from '../components/status-text.js';
 import { formatBytes, formatDuration, formatRate, formatTime, shortId } from '../format.js';
 import { useLive } from '../live.js';
 import { href } from '../routing.js';
+import { useQueues } from './queues.js';
 
 const listenerNames: Record<ListenerView['name'], string> = {
   admin: 'Admin GUI',
@@ -28,6 +29,7 @@ function ListenerState({ listener }: { listener: ListenerView }) {
 /** Two columns as in Syncthing: what the appliance serves on the left; this node and its peers on the right. */
 export function DashboardScreen() {
   const { snapshot, rates } = useLive();
+  const { queues, missing: noQueueApi } = useQueues(5000);
   const [fingerprint, setFingerprint] = useState('');
   useEffect(() => {
     api.identity().then((i) => setFingerprint(i.fingerprint), () => undefined);
@@ -118,7 +120,7 @@ export function DashboardScreen() {
               </>
             )}
             <Text size="xs" c="dimmed" mt="xs">
-              Envelope rates and queue depths appear when the messaging admin API is available; this build does not report them yet.
+              Envelope rates per peer are not reported by this build’s admin API yet; queue depths are on the right and on the Queues screen.
             </Text>
           </Card>
         </Stack>
@@ -145,7 +147,7 @@ export function DashboardScreen() {
                 </KV>
                 <KV label="Certificate">
                   {cert ? (
-                    <Text span size="sm" c={cert.daysLeft < 0 ? 'red.9' : cert.daysLeft < 14 ? 'orange.9' : 'green.9'} fw={500}>
+                    <Text span size="sm" c={cert.state === 'ok' ? 'green.9' : cert.state === 'warning' ? 'orange.9' : 'red.9'} fw={500}>
                       {cert.daysLeft < 0 ? `expired ${formatTime(cert.notAfter)}` : `expires in ${cert.daysLeft} days`}
                     </Text>
                   ) : (
@@ -159,6 +161,20 @@ export function DashboardScreen() {
                     {fingerprint ? shortId(fingerprint) : '…'}
                   </Anchor>
                 </KV>
+                <KV label="Queued for peers">
+                  {queues ? (
+                    <Anchor href={href('queues')} size="sm" data-testid="queued-total">
+                      {queues.peers.reduce((n, q) => n + q.depth, 0)} envelopes
+                    </Anchor>
+                  ) : noQueueApi ? (
+                    <Text span size="sm" c="dimmed">
+                      not in this build
+                    </Text>
+                  ) : (
+                    '…'
+                  )}
+                </KV>
+                <KV label="Waiting for the home">{queues ? `${queues.inboxDepth} envelopes` : noQueueApi ? '–' : '…'}</KV>
                 <KV label="Uptime">{formatDuration(snapshot.status.uptimeSeconds)}</KV>
                 <KV label="Ready">
                   <Text span size="sm" c={snapshot.status.ready ? 'green.9' : 'orange.9'} fw={500}>
