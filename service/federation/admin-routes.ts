@@ -5,11 +5,13 @@ import {
   cardPreviewRequest,
   peerRemoveRequest,
   peerUpdateRequest,
+  queuePurgeRequest,
   type CardPreviewResponse,
   type CardResponse,
   type DoctorResponse,
   type IdentityResponse,
   type PeerView,
+  type QueuesResponse,
   type RotateResponse,
 } from '../admin/contract.js';
 import { ConsulateError } from '../errors.js';
@@ -104,6 +106,42 @@ export function federationRoutes(router: Router<AdminState>, service: Service): 
     const { confirm } = parseBody(peerRemoveRequest, ctx.request.body);
     await service.whitelist.remove(ctx.params['domain'] as string, actor, confirm);
     ctx.status = 204;
+  });
+
+  router.get('/queues', async (ctx) => {
+    const queue = service.queue;
+    const domains = new Set([...(await service.whitelist.list()).map((p) => p.domain), ...queue.depths().keys()]);
+    const now = Date.now();
+    ctx.body = {
+      inboxDepth: queue.inboxDepth(),
+      peers: [...domains].sort().map((peer) => {
+        const oldest = queue.oldestQueued(peer);
+        const retry = queue.retryState(peer);
+        return {
+          peer,
+          depth: queue.depth(peer),
+          oldestAgeMs: oldest === undefined ? null : now - oldest,
+          retry: retry ? { attempts: retry.attempts, nextAttemptAt: new Date(retry.nextAttemptAt).toISOString(), lastError: retry.lastError } : null,
+          linkUp: service.links.outbound(peer) !== undefined,
+        };
+      }),
+    } satisfies QueuesResponse;
+  });
+
+  router.post('/queues/:peer/retry', (ctx) => {
+    const peer = ctx.params['peer'] as string;
+    service.queue.setRetryState(peer, 0, 0, null);
+    service.router.kick(peer);
+    ctx.status = 204;
+  });
+
+  router.delete('/queues/:peer', (ctx) => {
+    const peer = ctx.params['peer'] as string;
+    const { confirm } = parseBody(queuePurgeRequest, ctx.request.body);
+    if (confirm !== peer) throw new ConsulateError('confirmation_required', `purging deletes every envelope waiting for ${peer}; confirm by giving the domain name`);
+    const purged = service.queue.purgeQueue(peer, Date.now(), service.config.domain);
+    service.logger.warn({ peer, purged, actor }, 'queue purged by the administrator; senders were told');
+    ctx.body = { purged };
   });
 
   router.post('/peers/:domain/check', async (ctx) => {

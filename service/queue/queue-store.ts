@@ -210,6 +210,22 @@ export class QueueStore {
     return (this.#s.oldest.get(peer) as { at: number | null } | undefined)?.at ?? undefined;
   }
 
+  /** An operator's purge of one peer's queue: each envelope becomes an undeliverable event for its sender. */
+  purgeQueue(peer: string, now: number, ownDomain: string): number {
+    const run = this.#db.transaction(() => {
+      const rows = this.#s.allForPeer.all(peer) as OutboxRow[];
+      for (const row of rows) {
+        this.#s.deleteOutbox.run(peer, row.envId);
+        this.#s.setRouted.run('purged', now, row.envId, peer);
+        this.#undeliverable(row, 'purged', `the administrator purged the queue for ${peer}`, now, ownDomain);
+      }
+      return rows.length;
+    });
+    const n = run();
+    this.#depth.delete(peer);
+    return n;
+  }
+
   /** Sever: everything queued for or routed to the peer goes. */
   purgePeer(peer: string): number {
     const run = this.#db.transaction(() => {
@@ -263,6 +279,7 @@ function prepare(db: BetterSqlite3.Database) {
     inboxCount: db.prepare('select count(*) as n from inbox'),
     oldest: db.prepare('select min(enqueuedAt) as at from outbox where peer = ?'),
     purgeOutbox: db.prepare('delete from outbox where peer = ?'),
+    allForPeer: db.prepare('select * from outbox where peer = ? order by seq'),
     purgeRouted: db.prepare('delete from routed where peer = ?'),
     purgeRetry: db.prepare('delete from peer_retry where peer = ?'),
     getRetry: db.prepare('select attempts, nextAttemptAt, lastError from peer_retry where peer = ?'),

@@ -57,6 +57,30 @@ describe('home API: stream, suspend, queue cap, sever', () => {
     expect(status).toBe(401);
   });
 
+  it('shows queues to the operator, and purges one only with confirmation, telling the senders', async () => {
+    const login = await fetch(`${a.adminUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: a.loginToken }) });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const { csrf } = (await login.json()) as { csrf: string };
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${a.adminUrl}/api${path}`, { method, headers: { cookie, 'x-consulate-csrf': csrf, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    await a.whitelist.setState('b.example', 'suspended', 'test');
+    await homeA.send('alice@a.example', ['bob@b.example'], ['q1', 'q2']);
+    const queues = (await (await admin('GET', '/queues')).json()) as { peers: Array<{ peer: string; depth: number; oldestAgeMs: number | null; linkUp: boolean }> };
+    expect(queues.peers.find((p) => p.peer === 'b.example')).toMatchObject({ depth: 2, linkUp: false, oldestAgeMs: expect.any(Number) });
+    const refused = await admin('DELETE', '/queues/b.example', { confirm: 'c.example' });
+    expect(refused.status).toBe(400);
+    expect(a.queue.depth('b.example')).toBe(2);
+    const purged = await admin('DELETE', '/queues/b.example', { confirm: 'b.example' });
+    expect(await purged.json()).toEqual({ purged: 2 });
+    expect(a.queue.depth('b.example')).toBe(0);
+    const events = await homeA.receive(2, 3000);
+    expect(events.map((e) => [e.type, JSON.parse(bodyText(e)).code])).toEqual([
+      ['undeliverable', 'purged'],
+      ['undeliverable', 'purged'],
+    ]);
+    await a.whitelist.setState('b.example', 'active', 'test');
+  });
+
   it('holds the queue while the peer is suspended, answers queue_full at the cap, and purges on sever', async () => {
     await a.whitelist.update('b.example', { limits: { outboxMax: 5 } }, 'test');
     await a.whitelist.setState('b.example', 'suspended', 'test');
