@@ -51,6 +51,8 @@ export class EnvelopeRouter {
   readonly #failed: Counter<'peer' | 'code'>;
   readonly #batchLatency: Histogram<'peer'>;
   readonly #now: () => number;
+  /** Whitelist entries by domain; dropped on every whitelist change ('*': the CLI changed the store). */
+  readonly #peers = new Map<string, Peer | undefined>();
   #stopped = false;
   #expiry: NodeJS.Timeout | undefined;
 
@@ -77,6 +79,7 @@ export class EnvelopeRouter {
         for (const [peer, n] of queue.depths()) this.set({ peer }, n);
       },
     });
+    options.whitelist.on('changed', (domain) => (domain === '*' ? this.#peers.clear() : this.#peers.delete(domain)));
     const wasUp = new Set<string>();
     options.status.on('change', (s) => {
       const up = s.outbound === 'up';
@@ -111,19 +114,20 @@ export class EnvelopeRouter {
    * all of them in one transaction. Any problem refuses the whole request: nothing is half-stored.
    */
   async submit(envelopes: Envelope[]): Promise<{ accepted: string[]; duplicates: string[] }> {
-    const peers = new Map<string, Peer | undefined>();
     const items: Array<{ envelope: Envelope; routes: Array<{ peer: string; recipients: string[] }> }> = [];
     const duplicates: string[] = [];
     const seen = new Set<string>();
+    const pending = new Map<string, number>();
+    const previous = this.#o.queue.routedSenders(envelopes.map((e) => e.id));
     for (const envelope of envelopes) {
       if (seen.has(envelope.id)) throw new ConsulateError('duplicate_id', `envelope ${envelope.id} appears twice in this request`);
       seen.add(envelope.id);
       if (domainOf(envelope.from) !== this.#o.ownDomain || !this.#o.isLocalUser(envelope.from)) {
         throw new ConsulateError('unknown_sender', `envelope ${envelope.id}: from ${envelope.from} is not a user in this appliance's directory`, { status: 403 });
       }
-      const previous = this.#o.queue.routedPeers(envelope.id);
-      if (previous.length > 0) {
-        if (previous[0]?.sender !== envelope.from) throw new ConsulateError('duplicate_id', `envelope id ${envelope.id} is already used by another sender`, { status: 409 });
+      const sender = previous.get(envelope.id);
+      if (sender !== undefined) {
+        if (sender !== envelope.from) throw new ConsulateError('duplicate_id', `envelope id ${envelope.id} is already used by another sender`, { status: 409 });
         duplicates.push(envelope.id);
         continue;
       }
@@ -131,22 +135,24 @@ export class EnvelopeRouter {
       for (const to of envelope.to) {
         const domain = domainOf(to);
         if (domain === this.#o.ownDomain) throw new ConsulateError('not_remote', `envelope ${envelope.id}: ${to} is a local user; the home delivers those itself`);
-        byPeer.set(domain, [...(byPeer.get(domain) ?? []), to]);
+        const list = byPeer.get(domain);
+        if (list) list.push(to);
+        else byPeer.set(domain, [to]);
       }
       const routes: Array<{ peer: string; recipients: string[] }> = [];
       for (const [domain, recipients] of byPeer) {
-        if (!peers.has(domain)) peers.set(domain, await this.#o.whitelist.get(domain).catch(() => undefined));
-        const peer = peers.get(domain);
+        const peer = await this.#peer(domain);
         if (!peer) throw new ConsulateError('not_whitelisted', `envelope ${envelope.id}: ${domain} is not on the whitelist`, { status: 403 });
         const capability = envelope.type === 'call' ? 'calls' : 'messages';
         if (!peer.capabilities[capability]) throw new ConsulateError('capability_denied', `envelope ${envelope.id}: ${capability} are not enabled for ${domain}`, { status: 403 });
         if (envelope.body.length > peer.limits.maxEnvelopeBytes) {
           throw new ConsulateError('too_large', `envelope ${envelope.id}: body of ${envelope.body.length} bytes exceeds ${peer.limits.maxEnvelopeBytes} for ${domain}`, { status: 413 });
         }
-        const pending = items.reduce((n, item) => n + item.routes.filter((r) => r.peer === domain).length, 0);
-        if (this.#o.queue.depth(domain) + pending + 1 > peer.limits.outboxMax) {
+        const queued = (pending.get(domain) ?? 0) + 1;
+        if (this.#o.queue.depth(domain) + queued > peer.limits.outboxMax) {
           throw new ConsulateError('queue_full', `the queue for ${domain} holds ${this.#o.queue.depth(domain)} envelopes, its limit; try again later`, { status: 503 });
         }
+        pending.set(domain, queued);
         routes.push({ peer: domain, recipients });
       }
       items.push({ envelope, routes });
@@ -173,6 +179,13 @@ export class EnvelopeRouter {
       recallSentTo.push(peer);
     }
     return { removedFrom, recallSentTo };
+  }
+
+  async #peer(domain: string): Promise<Peer | undefined> {
+    if (this.#peers.has(domain)) return this.#peers.get(domain);
+    const peer = await this.#o.whitelist.get(domain).catch(() => undefined);
+    this.#peers.set(domain, peer);
+    return peer;
   }
 
   kick(peer: string): void {

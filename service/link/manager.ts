@@ -369,7 +369,9 @@ class Dialer {
       if (!identity) throw new LinkError('internal', 'this appliance has no identity key');
       const url = `${peer.federationUrl}${linkPath}`;
       const ca = trustAnchors([...(this.manager.options.caBundle?.() ?? []), ...(peer.caBundle ? [peer.caBundle] : [])]);
-      const socket = new WebSocket(url, { ca, maxPayload: 65535, perMessageDeflate: false, handshakeTimeout: 10_000 });
+      // A zero mask: every payload is Noise ciphertext inside TLS, so RFC 6455 client masking
+      // (a copy and an XOR over every byte) protects nothing here; ws then skips it.
+      const socket = new WebSocket(url, { ca, maxPayload: 65535, perMessageDeflate: false, handshakeTimeout: 10_000, generateMask: zeroMask });
       this.#socket = socket;
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve());
@@ -408,4 +410,8 @@ class Dialer {
     this.#timer = setTimeout(() => void this.#connect(), delay);
     this.#timer.unref();
   }
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }

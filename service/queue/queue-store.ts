@@ -73,6 +73,13 @@ export class QueueStore {
     return this.#s.routedFor.all(envId) as Array<{ peer: string; state: string; sender: string; recipients: string }>;
   }
 
+  /** The sender of each of these ids that was already submitted here, in one query. */
+  routedSenders(envIds: string[]): Map<string, string> {
+    if (envIds.length === 0) return new Map();
+    const rows = (envIds.length === 1 ? this.#s.routedFor.all(envIds[0]) : this.#s.routedSenders.all(JSON.stringify(envIds))) as Array<{ envId?: string; sender: string }>;
+    return new Map(rows.map((row) => [row.envId ?? (envIds[0] as string), row.sender]));
+  }
+
   /** Enqueues envelopes fanned out per peer, all in one transaction: all stored or none. */
   enqueue(items: Array<{ envelope: Envelope; routes: Routing[] }>, now: number, ttlMs: number): void {
     const run = this.#db.transaction(() => {
@@ -195,9 +202,7 @@ export class QueueStore {
   /** The home took these: they leave the inbox (the dedupe ids stay). */
   ack(envIds: string[]): number {
     const run = this.#db.transaction(() => {
-      let n = 0;
-      for (const id of envIds) n += this.#s.ackInbox.run(id).changes;
-      return n;
+      return this.#s.ackInboxMany.run(JSON.stringify(envIds)).changes;
     });
     return run();
   }
@@ -259,6 +264,7 @@ function prepare(db: BetterSqlite3.Database) {
   return {
     depthAll: db.prepare('select peer, count(*) as n from outbox group by peer'),
     routedFor: db.prepare('select peer, state, sender, recipients from routed where envId = ?'),
+    routedSenders: db.prepare('select distinct envId, sender from routed where envId in (select value from json_each(?))'),
     insertOutbox: db.prepare(
       'insert into outbox (peer, envId, sender, recipients, type, ts, body, ref, enqueuedAt, expiresAt) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -275,7 +281,7 @@ function prepare(db: BetterSqlite3.Database) {
     ),
     deleteInboxByEnv: db.prepare('delete from inbox where origin = ? and envId = ?'),
     inboxAfter: db.prepare('select * from inbox where seq > ? order by seq limit ?'),
-    ackInbox: db.prepare('delete from inbox where envId = ?'),
+    ackInboxMany: db.prepare('delete from inbox where envId in (select value from json_each(?))'),
     inboxCount: db.prepare('select count(*) as n from inbox'),
     oldest: db.prepare('select min(enqueuedAt) as at from outbox where peer = ?'),
     purgeOutbox: db.prepare('delete from outbox where peer = ?'),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ulid } from 'ulid';
 import { WebSocket } from 'ws';
 import type { Service } from '../../service/app.js';
 import { waitFor } from '../helpers/appliance.js';
@@ -79,6 +80,27 @@ describe('home API: stream, suspend, queue cap, sever', () => {
       ['undeliverable', 'purged'],
     ]);
     await a.whitelist.setState('b.example', 'active', 'test');
+  });
+
+  it('treats a resubmitted request as a no-op per envelope, and applies a capability change to the next request', async () => {
+    const receiver = new HomeClient(b.homeUrl, keyB);
+    const envelope = (id: string, body: string) => ({ id, from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: Date.now(), body: Buffer.from(body).toString('base64') });
+    const [r1, r2, r3] = [ulid(), ulid(), ulid()];
+    const first = await homeA.call<{ accepted: string[]; duplicates: string[] }>('POST', '/v1/envelopes', { envelopes: [envelope(r1, 'r1'), envelope(r2, 'r2')] });
+    expect(first.status).toBe(202);
+    const again = await homeA.call<{ accepted: string[]; duplicates: string[] }>('POST', '/v1/envelopes', { envelopes: [envelope(r1, 'r1'), envelope(r2, 'r2'), envelope(r3, 'r3')] });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ accepted: [r3], duplicates: [r1, r2] });
+    expect((await receiver.receive(3)).map(bodyText)).toEqual(['r1', 'r2', 'r3']);
+
+    await a.whitelist.update('b.example', { capabilities: { messages: false } }, 'test');
+    const denied = await homeA.send('alice@a.example', ['bob@b.example'], ['denied']);
+    expect(denied.status).toBe(403);
+    expect((denied.body as { error: { code: string } }).error.code).toBe('capability_denied');
+    expect(a.queue.depth('b.example')).toBe(0);
+    await a.whitelist.update('b.example', { capabilities: { messages: true } }, 'test');
+    expect((await homeA.send('alice@a.example', ['bob@b.example'], ['allowed'])).status).toBe(202);
+    expect((await receiver.receive(1)).map(bodyText)).toEqual(['allowed']);
   });
 
   it('holds the queue while the peer is suspended, answers queue_full at the cap, and purges on sever', async () => {
