@@ -274,6 +274,7 @@ export class LinkManager {
         set.add(session);
         status.update(domain, { inbound: 'up', lastHandshake: new Date().toISOString() });
         logger.info({ peer: domain, remoteAddress }, 'inbound link up');
+        this.#dialers.get(domain)?.hurry();
       });
       session.on('close', (error) => {
         this.#inbound.get(domain)?.delete(session);
@@ -330,6 +331,7 @@ class Dialer {
   #attempt = 0;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  #waiting = false;
   #socket: WebSocket | undefined;
 
   constructor(
@@ -345,6 +347,18 @@ class Dialer {
   restart(): void {
     this.session?.goaway('shutting_down', 'reconnecting with a new key');
     this.#socket?.terminate();
+  }
+
+  /**
+   * The peer just proved itself on an inbound link, so it is reachable again: dial now
+   * instead of at the end of the backoff wait (which grows to 30–60 s after a long outage).
+   */
+  hurry(): void {
+    if (!this.#waiting || this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#waiting = false;
+    this.manager.options.logger.debug({ peer: this.domain }, 'inbound link from the peer: dialing now');
+    void this.#connect();
   }
 
   stop(code: string, reason: string): void {
@@ -407,7 +421,11 @@ class Dialer {
       logger.warn({ peer: this.domain, code: failure.code }, `outbound link down: ${failure.message}`);
     }
     const delay = backoffDelay(this.#attempt++, this.manager.options.backoff);
-    this.#timer = setTimeout(() => void this.#connect(), delay);
+    this.#waiting = true;
+    this.#timer = setTimeout(() => {
+      this.#waiting = false;
+      void this.#connect();
+    }, delay);
     this.#timer.unref();
   }
 }
