@@ -13,6 +13,8 @@ import { FederationListener } from './federation/listener.js';
 import { PeerStatusBoard } from './federation/peer-status.js';
 import { CertManager } from './certs/manager.js';
 import { certRoutes } from './certs/admin-routes.js';
+import { backupRoutes } from './backup/admin-routes.js';
+import { restoreBackup, type BackupPayload, type BackupSources, type RestoreResult } from './backup/backup.js';
 import { Whitelist } from './federation/whitelist.js';
 import { inboundHandlers } from './federation/inbound.js';
 import { EnvelopeRouter } from './federation/router.js';
@@ -98,6 +100,7 @@ export class Service {
     this.#routes.push((router) => federationRoutes(router, this));
     this.#routes.push((router) => guiRoutes(router, this));
     this.#routes.push((router) => certRoutes(router, this, () => resolveKek(this.dataDir, this.#options.env ?? process.env)));
+    this.#routes.push((router) => backupRoutes(router, this));
   }
 
   /** Adds admin API routes (behind the session check); call before start(). */
@@ -361,6 +364,44 @@ export class Service {
     );
     const unsealed = await Promise.all(retired.map((k) => identities.unseal(k.id)));
     this.#identityCache = [active, ...unsealed];
+  }
+
+  /** What a configuration backup reads from this running appliance. */
+  backupSources(): BackupSources {
+    return {
+      store: this.store,
+      identities: this.identities,
+      dataDir: this.dataDir,
+      consulateVersion: version,
+      domain: this.config.domain,
+      currentCertificate: async (slot) => this.#certs?.store.current(slot),
+    };
+  }
+
+  /** Restores a configuration backup into the running appliance; ports, addresses and the domain need a restart. */
+  async restore(payload: BackupPayload, passphrase: string, actor: string): Promise<RestoreResult> {
+    const certs = this.#certs;
+    const result = await restoreBackup(
+      {
+        ...this.backupSources(),
+        actor,
+        installCertificate: async (slot, material) => {
+          if (!certs) throw new ConsulateError('not_ready', 'the certificate manager is not running yet', { status: 503 });
+          await certs.install(slot, material);
+        },
+      },
+      payload,
+      passphrase,
+    );
+    // Our own transaction does not move data_version: reload what #checkStore would.
+    this.#dataVersion = this.store.sqlite.pragma('data_version', { simple: true }) as number;
+    await this.#loadIdentities();
+    this.#apiKeys?.reload();
+    this.#directory?.reload();
+    this.#whitelist?.emit('changed', '*');
+    await this.#links?.sync();
+    this.logger.warn({ actor, from: payload.domain, createdAt: payload.createdAt, savedAs: result.savedAs, skipped: result.certificatesSkipped }, 'configuration restored from a backup');
+    return result;
   }
 
   /** Rotates our identity key: peers are told over the current links, then links re-dial with the new key. */

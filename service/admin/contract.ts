@@ -473,3 +473,47 @@ export interface QueuesResponse {
 }
 
 export const queuePurgeRequest = z.strictObject({ confirm: z.string() });
+
+// --- backup and restore ------------------------------------------------------------------
+
+const backupPassphrase = z.string().min(12, 'must be at least 12 characters').max(1024);
+/** The backup file's text (it is three lines of ASCII), at most 32 MiB. */
+const backupText = z.string().min(1).max(32 * 1024 * 1024);
+
+export const backupCreateRequest = z.strictObject({ passphrase: backupPassphrase });
+export type BackupCreateRequest = z.infer<typeof backupCreateRequest>;
+export const backupInspectRequest = z.strictObject({ backup: backupText, passphrase: z.string().min(1).max(1024) });
+export type BackupInspectRequest = z.infer<typeof backupInspectRequest>;
+/** `confirm` is the backup's domain typed by the operator, as for other destructive actions. */
+export const backupRestoreRequest = z.strictObject({ backup: backupText, passphrase: z.string().min(1).max(1024), confirm: z.string() });
+export type BackupRestoreRequest = z.infer<typeof backupRestoreRequest>;
+
+export interface BackupCreateResponse {
+  fileName: string;
+  /** The whole backup file. */
+  backup: string;
+  contents: BackupContentsView;
+}
+
+export interface BackupContentsView {
+  createdAt: string;
+  consulateVersion: string;
+  domain: string;
+  identities: Array<{ fingerprint: string; status: string; createdAt: string }>;
+  peers: Array<{ domain: string; state: string; pins: number }>;
+  apiKeys: Array<{ name: string; revoked: boolean }>;
+  directoryUsers: number;
+  certificates: Array<{ slot: 'federation' | 'fileProxy'; subject: string; sans: string[]; notAfter: string }>;
+  /** Dotted keys set in the backup's config.json. */
+  settings: string[];
+  adminPassword: boolean;
+}
+
+export interface BackupRestoreResponse {
+  contents: BackupContentsView;
+  /** Where the configuration as it was before was saved, encrypted with the same passphrase. */
+  savedAs: string;
+  certificatesSkipped: Array<{ slot: 'federation' | 'fileProxy'; code: string; message: string }>;
+  /** config.json changed: ports, addresses and the domain take effect after a restart. */
+  restartRequired: boolean;
+}

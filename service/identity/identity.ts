@@ -89,6 +89,11 @@ export class IdentityStore {
     return { publicKey: pair.publicKey, secretKey: pair.privateKey, id: toBase64Url(pair.publicKey), fingerprint: fingerprint(pair.publicKey), createdAt };
   }
 
+  /** The sealed form of a secret key under this store's key-encryption key (restoring a backup re-seals with it). */
+  async sealSecret(publicKey: Uint8Array, secretKey: Uint8Array): Promise<{ sealedSecret: string; kekSource: string }> {
+    return { sealedSecret: seal(await loadSodium(), this.kek, publicKey, secretKey), kekSource: this.kek.source };
+  }
+
   async active(): Promise<IdentityKey> {
     const row = await this.db.selectFrom('identity_keys').selectAll().where('status', '=', 'active').executeTakeFirst();
     if (!row) throw new ConsulateError('identity_missing', 'this appliance has no identity key yet; run `consulate init`');
