@@ -109,7 +109,7 @@ async function audit(dataDir: string, entry: AuditEntry): Promise<void> {
 }
 
 /** Reads a password without echo; only on a terminal, so scripts fail instead of hanging. */
-function promptHidden(question: string): Promise<string> {
+export function promptHidden(question: string): Promise<string> {
   return new Promise((resolvePassword, reject) => {
     const stdin = process.stdin;
     let value = '';

@@ -30,7 +30,7 @@ interface Local {
 const cliActor = `admin (CLI, ${process.env['USER'] ?? process.env['USERNAME'] ?? 'unknown user'})`;
 
 /** Opens this appliance's store directly: works whether or not `consulate serve` runs (it picks changes up). */
-async function withLocal<T>(command: Command, run: (local: Local) => Promise<T>): Promise<T> {
+export async function withLocal<T>(command: Command, run: (local: Local) => Promise<T>): Promise<T> {
   const global = command.optsWithGlobals() as GlobalOptions;
   const dataDir = resolveDataDir(global.dataDir);
   if (!existsSync(dataDir)) throw new ConsulateError('data_dir_missing', `no appliance in ${dataDir}; run \`consulate init\` first or pass --data-dir`);
@@ -56,7 +56,7 @@ function out(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
 
-async function confirm(question: string, expected: string): Promise<boolean> {
+export async function confirm(question: string, expected: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {

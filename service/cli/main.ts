@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { version } from '../version.js';
 import { resolveDataDir } from './data-dir.js';
 import { addCertCommands } from './cert-commands.js';
+import { addBackupCommands } from './backup-commands.js';
 import { addFederationCommands } from './federation-commands.js';
 import { hasParent, notifyParent, onParentShutdown } from './parent.js';
 
@@ -188,6 +189,7 @@ export function buildProgram(): Command {
 
   addFederationCommands(program);
   addCertCommands(program);
+  addBackupCommands(program);
 
   const config = program.command('config').description('inspect the configuration');
   addConfigFlags(

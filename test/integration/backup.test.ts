@@ -5,6 +5,7 @@ import type { BackupContentsView, BackupCreateResponse, BackupRestoreResponse } 
 import type { Service } from '../../service/app.js';
 import { openBackup } from '../../service/backup/backup.js';
 import { HomeClient, bodyText } from '../helpers/home-client.js';
+import { runCli, tempDir } from '../helpers/service-process.js';
 import { federate, inProcessAppliance } from '../helpers/in-process.js';
 import { createTestCa, type TestCa } from '../helpers/test-ca.js';
 
@@ -95,5 +96,29 @@ describe('backup and restore of the whole configuration', () => {
     expect((await home.send('alice@a.example', ['bob@b.example'], ['from the new hardware'])).status).toBe(202);
     const receiver = new HomeClient(b.homeUrl, b.apiKeys.create('check').key);
     expect((await receiver.receive(1)).map(bodyText)).toEqual(['from the new hardware']);
+  }, 60_000);
+
+  it('makes, lists and restores a backup with the CLI, and refuses a wrong passphrase without changing anything', async () => {
+    const env = { ...process.env, BACKUP_PASSPHRASE: passphrase, WRONG: 'not the passphrase at all' };
+    const file = join(tempDir(), 'b.consulate-backup');
+    const made = await runCli(['--data-dir', b.dataDir, 'backup', 'create', '--passphrase-env', 'BACKUP_PASSPHRASE', '--out', file], { env });
+    expect(made.code, made.stderr).toBe(0);
+    const fingerprint = (await b.identities.active()).fingerprint;
+    expect(made.stdout).toContain(`identity    ${fingerprint} (active`);
+    expect(made.stdout).toMatch(/peers {7}a\.example \(active, 1 pinned key\)/);
+
+    const fresh = tempDir();
+    expect((await runCli(['--data-dir', fresh, 'init', '--domain', 'b.example'], { env })).code).toBe(0);
+    const freshKey = await runCli(['--data-dir', fresh, 'keys', 'show'], { env });
+    const wrong = await runCli(['--data-dir', fresh, 'backup', 'restore', file, '--passphrase-env', 'WRONG', '--yes'], { env });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('backup_passphrase');
+    expect((await runCli(['--data-dir', fresh, 'keys', 'show'], { env })).stdout).toBe(freshKey.stdout);
+
+    const restored = await runCli(['--data-dir', fresh, 'backup', 'restore', file, '--passphrase-env', 'BACKUP_PASSPHRASE', '--yes'], { env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/the configuration before is saved in .*pre-restore-consulate-b\.example-/);
+    expect((await runCli(['--data-dir', fresh, 'keys', 'show'], { env })).stdout).toContain(fingerprint);
+    expect((await runCli(['--data-dir', fresh, 'peer', 'list'], { env })).stdout).toContain('a.example');
   }, 60_000);
 });
