@@ -4,7 +4,8 @@ import { LinkError } from '../link/errors.js';
 import type { Envelope } from '../link/frames.js';
 import type { LinkManager } from '../link/manager.js';
 import { backoffDelay } from '../link/backoff.js';
-import type { QueueStore } from '../queue/queue-store.js';
+import type { OutboxRow, QueueStore } from '../queue/queue-store.js';
+import type { LinkSession } from '../link/session.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PeerStatusBoard } from './peer-status.js';
 import type { Peer, Whitelist } from './whitelist.js';
@@ -27,13 +28,15 @@ export interface RouterOptions {
   batchSize?: number;
   /** Bytes per deliver frame, roughly (default 2 MiB). */
   batchBytes?: number;
+  /** Deliver batches outstanding per peer (default 2). */
+  inFlight?: number;
   /** Envelope time to live in the outbox (default 7 days). */
   ttlMs?: number;
   now?: () => number;
 }
 
-/** Error codes a peer answers that will not get better by trying again. */
-const retryable = new Set(['rate_limited', 'backpressure', 'internal', 'timeout']);
+/** Refusal codes worth trying again: the envelope stays queued (every other refusal is final). */
+const retryable = new Set(['rate_limited', 'backpressure', 'internal', 'timeout', 'out_of_order']);
 
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
@@ -53,6 +56,8 @@ export class EnvelopeRouter {
   readonly #now: () => number;
   /** Whitelist entries by domain; dropped on every whitelist change ('*': the CLI changed the store). */
   readonly #peers = new Map<string, Peer | undefined>();
+  /** Deliver batch numbers, unique for this process's lifetime (the receiver compares them per link). */
+  #chainSeq = 0;
   #stopped = false;
   #expiry: NodeJS.Timeout | undefined;
 
@@ -202,9 +207,17 @@ export class EnvelopeRouter {
     setImmediate(() => void this.#drain(peer));
   }
 
+  /**
+   * Drains a peer's outbox over its link with up to `inFlight` deliver batches outstanding.
+   * The batches of one run form a chain (`seq`, `prev`): the receiver refuses, as
+   * `out_of_order`, a batch whose predecessor it did not take whole, so a partial refusal can
+   * never be overtaken. After any failure the loop waits for every batch in flight, then
+   * starts a new chain from the oldest envelope still queued.
+   */
   async #drain(peer: string): Promise<void> {
     const worker = this.#workers.get(peer) as { running: boolean; timer?: NodeJS.Timeout; again: boolean };
     const { queue, links, logger } = this.#o;
+    const maxInFlight = this.#o.inFlight ?? 2;
     try {
       for (;;) {
         worker.again = false;
@@ -221,46 +234,72 @@ export class EnvelopeRouter {
           logger.trace({ peer }, 'drain: no link');
           return; // the link-up event kicks us again
         }
-        const rows = queue.nextBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024);
-        logger.trace({ peer, rows: rows.length }, 'drain: batch');
-        if (rows.length === 0) {
-          if (worker.again) continue;
-          return;
-        }
-        const envelopes: Envelope[] = rows.map((r) => ({
-          id: r.envId,
-          from: r.sender,
-          to: JSON.parse(r.recipients) as string[],
-          type: r.type,
-          ts: r.ts,
-          body: r.body,
-          ...(r.ref ? { ref: r.ref } : {}),
-        }));
-        const started = performance.now();
-        try {
-          const ack = await session.request<'deliver'>({ t: 'deliver', envelopes });
-          this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
-          const final = ack.rejected.filter((r) => !retryable.has(r.code));
-          queue.settle(peer, ack.stored, final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })), this.#now(), this.#o.ownDomain);
-          this.#sent.inc({ peer }, ack.stored.length);
-          for (const r of final) {
-            this.#failed.inc({ peer, code: r.code });
-            logger.warn({ peer, envId: r.id, code: r.code }, `peer refused envelope: ${r.reason}`);
+        // One chain: batches read one after the other from the outbox, sent without waiting
+        // for the previous ack, settled in order.
+        const inFlight: Array<Promise<boolean>> = [];
+        let afterSeq = -1;
+        let prev: number | undefined;
+        let failed = false;
+        let sent = 0;
+        for (;;) {
+          while (!failed && inFlight.length < maxInFlight && session.open) {
+            const rows = queue.nextBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024, afterSeq);
+            if (rows.length === 0) break;
+            afterSeq = (rows.at(-1) as OutboxRow).seq;
+            const seq = this.#chainSeq++;
+            inFlight.push(this.#send(peer, session, rows, seq, prev));
+            prev = seq;
+            sent++;
           }
-          if (ack.retryAfterMs !== undefined || ack.rejected.length > final.length) {
-            const wait = ack.retryAfterMs ?? 1000;
-            queue.setRetryState(peer, 1, this.#now() + wait, 'rate_limited');
-          }
-        } catch (error) {
-          const code = error instanceof LinkError ? error.code : 'internal';
-          const attempts = (queue.retryState(peer)?.attempts ?? 0) + 1;
-          queue.setRetryState(peer, attempts, this.#now() + backoffDelay(attempts, { baseMs: 250, maxMs: 60_000 }), code);
-          logger.warn({ peer, code, attempts }, `delivery to ${peer} failed; will retry`);
+          const oldest = inFlight.shift();
+          if (!oldest) break;
+          if (!(await oldest)) failed = true;
         }
+        logger.trace({ peer, sent, failed }, 'drain: chain ended');
+        if (sent === 0 && !worker.again) return;
       }
     } finally {
       worker.running = false;
       if (worker.again && !this.#stopped) this.kick(peer);
+    }
+  }
+
+  /** Sends one batch and settles its ack; false when anything in it has to be sent again. */
+  async #send(peer: string, session: LinkSession, rows: OutboxRow[], seq: number, prev: number | undefined): Promise<boolean> {
+    const { queue, logger } = this.#o;
+    const envelopes: Envelope[] = rows.map((r) => ({
+      id: r.envId,
+      from: r.sender,
+      to: JSON.parse(r.recipients) as string[],
+      type: r.type,
+      ts: r.ts,
+      body: r.body,
+      ...(r.ref ? { ref: r.ref } : {}),
+    }));
+    const started = performance.now();
+    try {
+      const ack = await session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
+      this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
+      const final = ack.rejected.filter((r) => !retryable.has(r.code));
+      queue.settle(peer, ack.stored, final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })), this.#now(), this.#o.ownDomain);
+      this.#sent.inc({ peer }, ack.stored.length);
+      for (const r of final) {
+        this.#failed.inc({ peer, code: r.code });
+        logger.warn({ peer, envId: r.id, code: r.code }, `peer refused envelope: ${r.reason}`);
+      }
+      if (ack.retryAfterMs !== undefined || ack.rejected.length > final.length) {
+        // out_of_order alone: an earlier batch of the chain was refused, which set its own wait.
+        const onlyOrder = ack.retryAfterMs === undefined && ack.rejected.every((r) => r.code === 'out_of_order' || !retryable.has(r.code));
+        if (!onlyOrder) queue.setRetryState(peer, 1, this.#now() + (ack.retryAfterMs ?? 1000), ack.rejected.find((r) => retryable.has(r.code))?.code ?? 'rate_limited');
+        return false;
+      }
+      return true;
+    } catch (error) {
+      const code = error instanceof LinkError ? error.code : 'internal';
+      const attempts = (queue.retryState(peer)?.attempts ?? 0) + 1;
+      queue.setRetryState(peer, attempts, this.#now() + backoffDelay(attempts, { baseMs: 250, maxMs: 60_000 }), code);
+      logger.warn({ peer, code, attempts }, `delivery to ${peer} failed; will retry`);
+      return false;
     }
   }
 }

@@ -40,7 +40,15 @@ const rejection = z.strictObject({ id: z.string(), code: z.string(), reason: z.s
 export const frameSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('lookup'), id: requestId, users: z.array(address).min(1).max(1000) }),
   z.strictObject({ t: z.literal('lookup.ok'), id: requestId, results: z.array(userRecordSchema) }),
-  z.strictObject({ t: z.literal('deliver'), id: requestId, envelopes: z.array(envelopeSchema).min(1).max(10_000) }),
+  // seq/prev chain the batches a sender has in flight at once (protocol.md §7): a batch whose prev
+  // the receiver did not take whole is refused as out_of_order.
+  z.strictObject({
+    t: z.literal('deliver'),
+    id: requestId,
+    envelopes: z.array(envelopeSchema).min(1).max(10_000),
+    seq: z.number().int().nonnegative().optional(),
+    prev: z.number().int().nonnegative().optional(),
+  }),
   z.strictObject({ t: z.literal('ack'), id: requestId, stored: z.array(z.string()), rejected: z.array(rejection), retryAfterMs: z.number().int().optional() }),
   z.strictObject({ t: z.literal('call.join'), id: requestId, callId: z.string().max(128), user: address }),
   z.strictObject({

@@ -95,8 +95,9 @@ export class QueueStore {
   }
 
   /** The oldest envelopes waiting for a peer, in order. */
-  nextBatch(peer: string, limit: number, maxBytes: number): OutboxRow[] {
-    const rows = this.#s.batch.all(peer, limit) as OutboxRow[];
+  /** The oldest queued envelopes for a peer, after outbox position `afterSeq` (batches already in flight). */
+  nextBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): OutboxRow[] {
+    const rows = this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[];
     let bytes = 0;
     const out: OutboxRow[] = [];
     for (const row of rows) {
@@ -271,7 +272,7 @@ function prepare(db: BetterSqlite3.Database) {
     insertRouted: db.prepare('insert into routed (envId, peer, sender, recipients, state, at) values (?, ?, ?, ?, ?, ?)'),
     setRouted: db.prepare('update routed set state = ?, at = ? where envId = ? and peer = ?'),
     deleteRouted: db.prepare('delete from routed where envId = ? and peer = ?'),
-    batch: db.prepare('select * from outbox where peer = ? order by seq limit ?'),
+    batch: db.prepare('select * from outbox where peer = ? and seq > ? order by seq limit ?'),
     getOutbox: db.prepare('select * from outbox where peer = ? and envId = ?'),
     deleteOutbox: db.prepare('delete from outbox where peer = ? and envId = ?'),
     expired: db.prepare('select * from outbox where expiresAt <= ? order by seq limit 1000'),

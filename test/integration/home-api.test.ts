@@ -103,6 +103,23 @@ describe('home API: stream, suspend, queue cap, sever', () => {
     expect((await receiver.receive(1)).map(bodyText)).toEqual(['allowed']);
   });
 
+  it('keeps the order when the receiver rate-limits batches that are in flight together', async () => {
+    await b.whitelist.update('a.example', { limits: { ratePerSecond: 300 } }, 'test');
+    const receiver = new HomeClient(b.homeUrl, keyB);
+    const bodies = Array.from({ length: 1200 }, (_, i) => `m${i}`);
+    // Queued while suspended, so that the drain has two batches (1000 + 200) in flight at once.
+    await a.whitelist.setState('b.example', 'suspended', 'test');
+    for (let i = 0; i < bodies.length; i += 100) expect((await homeA.send('alice@a.example', ['bob@b.example'], bodies.slice(i, i + 100))).status).toBe(202);
+    await a.whitelist.setState('b.example', 'active', 'test');
+    const got = (await receiver.receive(bodies.length, 30_000)).map(bodyText);
+    expect(got).toEqual(bodies);
+    // Both refusals happened: over the rate, and a chained batch behind a refused one.
+    const text = await (await fetch(`${b.adminUrl}/metrics`)).text();
+    expect(text).toMatch(/consulate_envelopes_refused_total\{peer="a.example",code="rate_limited"\} [1-9]/);
+    expect(text).toMatch(/consulate_envelopes_refused_total\{peer="a.example",code="out_of_order"\} [1-9]/);
+    await b.whitelist.update('a.example', { limits: { ratePerSecond: 50_000 } }, 'test');
+  }, 40_000);
+
   it('holds the queue while the peer is suspended, answers queue_full at the cap, and purges on sever', async () => {
     await a.whitelist.update('b.example', { limits: { outboxMax: 5 } }, 'test');
     await a.whitelist.setState('b.example', 'suspended', 'test');
