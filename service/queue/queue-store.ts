@@ -85,8 +85,9 @@ export class QueueStore {
     const run = this.#db.transaction(() => {
       for (const { envelope, routes } of items) {
         for (const route of routes) {
-          this.#s.insertOutbox.run(route.peer, envelope.id, envelope.from, JSON.stringify(route.recipients), envelope.type, envelope.ts, envelope.body, envelope.ref ?? null, now, now + ttlMs);
-          this.#s.insertRouted.run(envelope.id, route.peer, envelope.from, JSON.stringify(route.recipients), 'queued', now);
+          const recipients = JSON.stringify(route.recipients);
+          this.#s.insertOutbox.run(route.peer, envelope.id, envelope.from, recipients, envelope.type, envelope.ts, envelope.body, envelope.ref ?? null, now, now + ttlMs);
+          this.#s.insertRouted.run(envelope.id, route.peer, envelope.from, recipients, 'queued', now);
         }
       }
     });
@@ -94,7 +95,6 @@ export class QueueStore {
     for (const { routes } of items) for (const route of routes) this.#depth.set(route.peer, this.depth(route.peer) + 1);
   }
 
-  /** The oldest envelopes waiting for a peer, in order. */
   /** The oldest queued envelopes for a peer, after outbox position `afterSeq` (batches already in flight). */
   nextBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): OutboxRow[] {
     const rows = this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[];
@@ -111,11 +111,12 @@ export class QueueStore {
   /** After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events. */
   settle(peer: string, stored: string[], failed: Array<{ envId: string; code: string; reason: string }>, now: number, ownDomain: string): void {
     const run = this.#db.transaction(() => {
-      let removed = 0;
-      for (const envId of stored) {
-        removed += this.#s.deleteOutbox.run(peer, envId).changes;
-        if (this.#keepDeliveryRecords) this.#s.setRouted.run('delivered', now, envId, peer);
-        else this.#s.deleteRouted.run(envId, peer);
+      // One statement per table for the whole ack, not one per envelope.
+      const ids = JSON.stringify(stored);
+      let removed = stored.length > 0 ? this.#s.deleteOutboxMany.run(peer, ids).changes : 0;
+      if (stored.length > 0) {
+        if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, ids);
+        else this.#s.deleteRoutedMany.run(peer, ids);
       }
       for (const f of failed) {
         const row = this.#s.getOutbox.get(peer, f.envId) as OutboxRow | undefined;
@@ -275,6 +276,9 @@ function prepare(db: BetterSqlite3.Database) {
     batch: db.prepare('select * from outbox where peer = ? and seq > ? order by seq limit ?'),
     getOutbox: db.prepare('select * from outbox where peer = ? and envId = ?'),
     deleteOutbox: db.prepare('delete from outbox where peer = ? and envId = ?'),
+    deleteOutboxMany: db.prepare('delete from outbox where peer = ? and envId in (select value from json_each(?))'),
+    deleteRoutedMany: db.prepare('delete from routed where peer = ? and envId in (select value from json_each(?))'),
+    setRoutedMany: db.prepare('update routed set state = ?, at = ? where peer = ? and envId in (select value from json_each(?))'),
     expired: db.prepare('select * from outbox where expiresAt <= ? order by seq limit 1000'),
     markReceived: db.prepare('insert or ignore into received (origin, envId, at) values (?, ?, ?)'),
     insertInbox: db.prepare(
