@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareAppliance, type Appliance } from '../helpers/appliance.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -39,7 +40,7 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
     await page.waitForURL(new RegExp(`#/${screen}`));
   };
 
-  it('adds b.example by pasting its card and confirming the fingerprint, and sees the link come up (b.example imported ours with the CLI)', async () => {
+  it('adds b.example from a photo of its QR code (after refusing a bad paste and an image without a code), confirms the fingerprint, and sees the link come up (b.example imported ours with the CLI)', async () => {
     await page.goto(a.service!.loginUrl);
     await expect.poll(() => page.getByTestId('domain').textContent()).toBe('a.example');
     await expect.poll(() => page.getByTestId('connection').textContent()).toBe('Live');
@@ -64,7 +65,12 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
     const card = await exportCard(b);
     await page.getByTestId('card-input').fill(card.text);
     await shoot(page, 'peers-add-paste');
-    await page.getByTestId('card-preview').click();
+    // The same card as a photo of b.example's QR code: an image without one is refused first.
+    await page.getByRole('tab', { name: 'QR image' }).click();
+    await page.getByTestId('qr-file').setInputFiles({ name: 'screen.png', mimeType: 'image/png', buffer: await page.screenshot() });
+    await expect.poll(() => page.getByTestId('qr-problem').textContent()).toContain('No QR code was found');
+    const photo = await QRCode.toBuffer(card.text, { type: 'png', margin: 4, scale: 6 });
+    await page.getByTestId('qr-file').setInputFiles({ name: 'card-qr.png', mimeType: 'image/png', buffer: photo });
     await expect.poll(() => page.getByTestId('preview-fingerprint').textContent()).toBe(card.fingerprint.split('-').join(' '));
     expect(await page.getByTestId('card-preview-details').textContent()).toContain('add a new peer');
     expect(await page.getByTestId('card-import').isDisabled()).toBe(true);

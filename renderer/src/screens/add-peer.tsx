@@ -1,4 +1,5 @@
 import { Alert, Button, Checkbox, Code, FileButton, Group, Modal, Stack, Switch, Table, Tabs, Text, Textarea, TextInput } from '@mantine/core';
+import jsQR from 'jsqr';
 import { useState } from 'react';
 import type { CardPreviewResponse, PeerView } from '../../../service/admin/contract.js';
 import { api, asApiError, type ApiError } from '../api.js';
@@ -17,13 +18,23 @@ function cardProblem(text: string): string | undefined {
   return `expected one line starting with “${cardPrefix}”, or the JSON of a .card.json file`;
 }
 
-interface BarcodeDetectorLike {
-  detect(image: ImageBitmapSource): Promise<Array<{ rawValue: string }>>;
-}
-type BarcodeDetectorCtor = new (options: { formats: string[] }) => BarcodeDetectorLike;
+/** Largest side, in pixels, a photo is scaled to before decoding: enough for a card's QR code, and quick. */
+const qrMaxSide = 1600;
 
-function barcodeDetector(): BarcodeDetectorCtor | undefined {
-  return (window as unknown as { BarcodeDetector?: BarcodeDetectorCtor }).BarcodeDetector;
+/** Reads the first QR code in an image, in the page (jsQR, no network, no WebAssembly). */
+async function decodeQr(file: File): Promise<string | undefined> {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, qrMaxSide / Math.max(bitmap.width, bitmap.height));
+  const width = Math.max(1, Math.round(bitmap.width * scale));
+  const height = Math.max(1, Math.round(bitmap.height * scale));
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  if (!context) throw new Error('this browser cannot draw images');
+  context.drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  return jsQR(context.getImageData(0, 0, width, height).data, width, height, { inversionAttempts: 'attemptBoth' })?.data || undefined;
 }
 
 /**
@@ -72,19 +83,19 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
   const readQr = async (file: File | null) => {
     setQrProblem(undefined);
     if (!file) return;
-    const Detector = barcodeDetector();
-    if (!Detector) return;
+    setBusy(true);
     try {
-      const found = await new Detector({ formats: ['qr_code'] }).detect(await createImageBitmap(file));
-      const value = found[0]?.rawValue;
+      const value = await decodeQr(file);
       if (!value) {
         setQrProblem('No QR code was found in that image. Try a sharper, straight photo, or paste the card text.');
         return;
       }
-      setText(value);
+      setText(value.trim());
       await doPreview(value);
     } catch (caught) {
       setQrProblem(`The image could not be read: ${(caught as Error).message}`);
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -138,22 +149,23 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
               </Group>
             </Tabs.Panel>
             <Tabs.Panel value="qr" pt="sm">
-              {barcodeDetector() ? (
-                <Stack>
-                  <FileButton accept="image/*" onChange={(file) => void readQr(file)}>
+              <Stack>
+                <Group>
+                  <FileButton accept="image/*" onChange={(file) => void readQr(file)} inputProps={{ 'aria-label': 'QR code image', 'data-testid': 'qr-file' } as object}>
                     {(props) => (
-                      <Button variant="default" {...props}>
+                      <Button variant="default" loading={busy} {...props}>
                         Choose a photo or screenshot of the QR code…
                       </Button>
                     )}
                   </FileButton>
-                  {qrProblem && <Alert color="red">{qrProblem}</Alert>}
-                </Stack>
-              ) : (
-                <Alert color="blue" title="This browser cannot read QR codes from images" data-testid="qr-unsupported">
-                  Reading a QR image needs the browser’s barcode detector, which this browser does not have, and Consulate does not bundle its own decoder. Paste the card text or choose the card file instead; a phone’s camera app can read the QR code to text.
-                </Alert>
-              )}
+                  <Text size="sm">The QR code on the other administrator’s Identity & card screen. The image is read here, in this window; it is not uploaded.</Text>
+                </Group>
+                {qrProblem && (
+                  <Alert color="red" data-testid="qr-problem">
+                    {qrProblem}
+                  </Alert>
+                )}
+              </Stack>
             </Tabs.Panel>
           </Tabs>
           {error && <ErrorAlert error={error} title="The card was not accepted" />}
