@@ -1,5 +1,11 @@
 import type {
   AnyLoginRequest,
+  BackupContentsView,
+  BackupCreateRequest,
+  BackupCreateResponse,
+  BackupInspectRequest,
+  BackupRestoreRequest,
+  BackupRestoreResponse,
   CaInitRequest,
   CaIssueRequest,
   CaIssueResponse,
@@ -135,9 +141,16 @@ export const api = {
   caIssue: (body: CaIssueRequest) => request<CaIssueResponse>('POST', '/api/ca/issue', body),
   queues: () => request<QueuesResponse>('GET', '/api/queues'),
   retryQueue: (peer: string) => request<void>('POST', `/api/queues/${enc(peer)}/retry`, {}),
+  dismissUnknownDialer: (domain: string) => request<void>('POST', `/api/unknown-dialers/${enc(domain)}/dismiss`, {}),
   purgeQueue: (peer: string, confirm: string) => request<{ purged: number }>('DELETE', `/api/queues/${enc(peer)}`, { confirm }),
   audit: (limit = 500) => request<AuditResponse>('GET', `/api/audit?limit=${limit}`),
   logs: (since = 0) => request<LogsResponse>('GET', `/api/logs?since=${since}`),
+  /** The whole configuration, encrypted with the passphrase; the answer carries the file's text. */
+  createBackup: (body: BackupCreateRequest) => request<BackupCreateResponse>('POST', '/api/backup', body),
+  /** Decrypts a backup and lists what it holds; changes nothing. */
+  inspectBackup: (body: BackupInspectRequest) => request<BackupContentsView>('POST', '/api/backup/inspect', body),
+  /** Replaces this appliance's configuration with the backup's; `confirm` is the backup's domain. */
+  restoreBackup: (body: BackupRestoreRequest) => request<BackupRestoreResponse>('POST', '/api/backup/restore', body),
   /** Whether an optional endpoint exists in this build (404 means not yet). */
   async exists(path: string): Promise<boolean> {
     try {

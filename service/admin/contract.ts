@@ -264,6 +264,16 @@ export interface LiveSnapshot {
   passwordRequired: boolean;
   restartRequired: boolean;
   certificate: InstalledCertificateView | null;
+  /** Appliances refused because they are not on the whitelist (claimed domains, unverified), newest first. */
+  unknownDialers: UnknownDialerView[];
+}
+
+export interface UnknownDialerView {
+  domain: string;
+  firstSeen: string;
+  lastSeen: string;
+  attempts: number;
+  addresses: string[];
 }
 
 export interface AuditEntryView {

@@ -209,6 +209,7 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
       passwordRequired,
       restartRequired: restartPending().length > 0,
       certificate: certificate().view,
+      unknownDialers: service.links.unknownDialers.list(),
     };
   }
 

@@ -108,6 +108,13 @@ export function federationRoutes(router: Router<AdminState>, service: Service): 
     ctx.status = 204;
   });
 
+  router.post('/unknown-dialers/:domain/dismiss', (ctx) => {
+    const domain = ctx.params['domain'] as string;
+    if (!service.links.unknownDialers.dismiss(domain)) throw new ConsulateError('not_found', `no unknown appliance ${domain} is waiting`, { status: 404 });
+    service.logger.info({ actor, domain }, 'unknown dialer dismissed for a day');
+    ctx.status = 204;
+  });
+
   router.get('/queues', async (ctx) => {
     const queue = service.queue;
     const domains = new Set([...(await service.whitelist.list()).map((p) => p.domain), ...queue.depths().keys()]);

@@ -7,6 +7,7 @@ import type { Whitelist } from '../federation/whitelist.js';
 import type { IdentityKey } from '../identity/identity.js';
 import type { Logger } from '../telemetry/logger.js';
 import { backoffDelay } from './backoff.js';
+import { UnknownDialers } from './unknown-dialers.js';
 import { LinkError, type LinkErrorCode } from './errors.js';
 import type { responseType, FrameOf, RequestType } from './frames.js';
 import { initiate, linkPath, respond, staticMatchesPins, type AcceptedClaim } from './handshake.js';
@@ -96,6 +97,8 @@ export class LinkManager {
   readonly #options: LinkManagerOptions;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 65535, perMessageDeflate: false });
   readonly #dialers = new Map<string, Dialer>();
+  /** Dialers refused because their claimed domain is not on the whitelist, for the Peers screen. */
+  readonly unknownDialers = new UnknownDialers();
   readonly #inbound = new Map<string, Set<LinkSession>>();
   readonly #seenFirstMessages = new Map<string, number>();
   readonly #handler: RequestHandler;
@@ -133,6 +136,7 @@ export class LinkManager {
       }
     }
     for (const peer of peers) {
+      this.unknownDialers.forget(peer.domain);
       if (peer.state === 'suspended') {
         this.#options.status.update(peer.domain, { outbound: 'suspended', inbound: 'suspended' });
         for (const session of this.#inbound.get(peer.domain) ?? []) session.goaway('peer_suspended', 'this peer was suspended by the administrator');
@@ -260,7 +264,7 @@ export class LinkManager {
       const first = await nextMessage(ws, this.#options.handshakeTimeoutMs ?? 10_000);
       const { ciphers, claim } = await respond(first, (m) => ws.send(m), {
         identities: await this.#options.identities(),
-        policy: (accepted) => this.#policy(accepted, (d) => (knownPeer = d)),
+        policy: (accepted) => this.#policy(accepted, (d) => (knownPeer = d), remoteAddress),
       });
       // The whitelist's spelling of the domain, not the claim's (the policy accepted it, so it is known).
       const domain = knownPeer ?? claim.from;
@@ -293,7 +297,7 @@ export class LinkManager {
     }
   }
 
-  async #policy(accepted: AcceptedClaim, noteKnown: (domain: string) => void): Promise<{ code: LinkErrorCode; message: string } | undefined> {
+  async #policy(accepted: AcceptedClaim, noteKnown: (domain: string) => void, remoteAddress: string): Promise<{ code: LinkErrorCode; message: string } | undefined> {
     const { claim } = accepted;
     const maxSkew = this.#options.maxSkewMs ?? 5 * 60_000;
     const now = Date.now();
@@ -307,7 +311,10 @@ export class LinkManager {
     } catch {
       return { code: 'not_whitelisted', message: `"${String(claim.from).slice(0, 80)}" is not a valid domain` };
     }
-    if (!peer) return { code: 'not_whitelisted', message: `${claim.from} is not on the whitelist of ${this.#options.ownDomain}` };
+    if (!peer) {
+      this.unknownDialers.note(claim.from, remoteAddress);
+      return { code: 'not_whitelisted', message: `${claim.from} is not on the whitelist of ${this.#options.ownDomain}` };
+    }
     noteKnown(peer.domain);
     if (peer.state === 'suspended') return { code: 'peer_suspended', message: `${peer.domain} is suspended by the administrator of ${this.#options.ownDomain}` };
     const pins = (await this.#options.whitelist.pinnedKeys(peer.domain)).map((k) => k.publicKey);

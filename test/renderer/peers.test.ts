@@ -48,19 +48,23 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
 
     await go('peers');
     await shoot(page, 'peers-empty');
-    await page.getByTestId('add-peer').click();
+
+    // b.example's administrator imports our card with the CLI; its appliance dials ours at once
+    // and is refused (not on our whitelist yet), which the Peers screen offers to resolve.
+    const dir = tempDir();
+    await exportCard(a, join(dir, 'a.card.json'));
+    const imported = await b.cli(['card', 'import', join(dir, 'a.card.json'), '--yes']);
+    expect(imported.code, imported.stderr).toBe(0);
+    await page.getByTestId('unknown-dialer-b.example').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('unknown-dialer-b.example').textContent()).toContain('is not on the whitelist');
+    await capture(page, 'peers-unknown-dialer');
+    await page.getByTestId('unknown-dialer-add-b.example').click();
     await page.getByTestId('card-input').fill('consulate-card:not a card');
     expect(await page.getByTestId('card-preview').isDisabled()).toBe(true);
     await page.getByTestId('card-input').fill('consulate-card:AAAA');
     await page.getByTestId('card-preview').click();
     await expect.poll(() => page.getByTestId('error-code').textContent()).toBe('card_malformed');
     await capture(page, 'peers-add-invalid-card');
-
-    // b.example's administrator imports our card with the CLI; then we add theirs here.
-    const dir = tempDir();
-    await exportCard(a, join(dir, 'a.card.json'));
-    const imported = await b.cli(['card', 'import', join(dir, 'a.card.json'), '--yes']);
-    expect(imported.code, imported.stderr).toBe(0);
 
     const card = await exportCard(b);
     await page.getByTestId('card-input').fill(card.text);
@@ -81,6 +85,7 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
     await page.getByTestId('peer-b.example').waitFor();
     // The status line is pushed over the event stream, no reload.
     await expect.poll(() => page.getByTestId('peer-status-b.example').textContent(), { timeout: 20_000 }).toBe('Up');
+    expect(await page.getByTestId('unknown-dialer-b.example').count()).toBe(0);
     await capture(page, 'peers-up');
   }, 60_000);
 
@@ -175,7 +180,7 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
     await page.getByRole('tab', { name: 'Admin access' }).click();
     await capture(page, 'settings-access');
     await page.getByRole('tab', { name: 'Backup & restore' }).click();
-    await page.getByTestId('backup-unavailable').waitFor();
+    await page.getByTestId('backup-make').waitFor();
     await shoot(page, 'settings-backup');
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { Accordion, Alert, Badge, Button, Code, Group, Stack, Switch, Table, Text, Textarea, Title } from '@mantine/core';
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { DoctorResponse, PeerLive, PeerView } from '../../../service/admin/contract.js';
+import type { DoctorResponse, PeerLive, PeerView, UnknownDialerView } from '../../../service/admin/contract.js';
 import { api, asApiError, type ApiError } from '../api.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { ErrorAlert } from '../components/error-alert.js';
@@ -56,6 +56,9 @@ export function PeersScreen({ selected }: { selected: string | undefined }) {
         </Button>
       </Group>
       {error && <ErrorAlert error={error} title="Cannot load the peers" />}
+      {(snapshot?.unknownDialers ?? []).map((dialer) => (
+        <UnknownDialerPrompt key={dialer.domain} dialer={dialer} onAdd={() => setAdding(true)} onDismissed={refresh} />
+      ))}
       {notice && (
         <Alert color="green" title="Peer added" withCloseButton onClose={() => setNotice(undefined)} closeButtonLabel="Dismiss" data-testid="peer-added">
           {notice}
@@ -355,6 +358,35 @@ function DoctorResult({ result }: { result: DoctorResponse }) {
           })}
         </Table.Tbody>
       </Table>
+    </Alert>
+  );
+}
+
+/**
+ * An appliance that dialed us but is not on the whitelist (Syncthing's pending device): shown
+ * until it is added or dismissed. Its domain is only a claim; adding it still takes its card.
+ */
+function UnknownDialerPrompt({ dialer, onAdd, onDismissed }: { dialer: UnknownDialerView; onAdd(): void; onDismissed(): void }) {
+  const [error, setError] = useState<ApiError | undefined>();
+  const dismiss = () =>
+    api.dismissUnknownDialer(dialer.domain).then(onDismissed, (e: unknown) => setError(asApiError(e)));
+  return (
+    <Alert color="yellow" title={`${dialer.domain} is trying to connect`} data-testid={`unknown-dialer-${dialer.domain}`}>
+      <Stack gap="xs">
+        <Text size="sm">
+          An appliance that says it is <strong>{dialer.domain}</strong> dialed this one {dialer.attempts === 1 ? 'once' : `${dialer.attempts} times`} (last {formatAgo(dialer.lastSeen)}, from{' '}
+          {dialer.addresses.join(', ')}) and was refused: it is not on the whitelist. If you expect it, ask its administrator for its federation card and add it; you will compare its fingerprint before anything is trusted. The name is only its claim.
+        </Text>
+        {error && <ErrorAlert error={error} title="Cannot dismiss" />}
+        <Group gap="xs">
+          <Button size="xs" onClick={onAdd} data-testid={`unknown-dialer-add-${dialer.domain}`}>
+            Add with its card…
+          </Button>
+          <Button size="xs" variant="default" onClick={() => void dismiss()} data-testid={`unknown-dialer-dismiss-${dialer.domain}`}>
+            Dismiss for a day
+          </Button>
+        </Group>
+      </Stack>
     </Alert>
   );
 }
