@@ -47,3 +47,11 @@ export async function newPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   return context.newPage();
 }
+
+/** From anywhere in the console: Settings, then the Backup & restore tab. */
+export async function openBackupTab(page: Page): Promise<void> {
+  await page.getByTestId('nav-settings').click();
+  await page.waitForURL(/#\/settings/);
+  await page.getByRole('tab', { name: 'Backup & restore' }).click();
+  await page.getByTestId('backup-make').waitFor();
+}

@@ -2,8 +2,8 @@ import { Alert, Badge, Button, Card, Code, Group, NumberInput, PasswordInput, Si
 import { useCallback, useEffect, useState } from 'react';
 import type { SettingsResponse, SettingsUpdateRequest } from '../../../service/admin/contract.js';
 import { api, asApiError, sessionVia, type ApiError } from '../api.js';
+import { BackupPanel } from '../components/backup-panel.js';
 import { ErrorAlert } from '../components/error-alert.js';
-import { Unavailable } from '../components/unavailable.js';
 import { useLive } from '../live.js';
 import { navigate } from '../routing.js';
 
@@ -223,9 +223,7 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
         </Tabs.Panel>
 
         <Tabs.Panel value="backup" pt="md">
-          <Unavailable title="Backup and restore are not available in this build yet" endpoint="POST /api/backup" testId="backup-unavailable">
-            An encrypted backup of the whole configuration (keys, whitelist, certificates, settings) that lists its contents before restoring will appear here. Until then, stop the service and copy the data directory; the identity key inside it is encrypted at rest.
-          </Unavailable>
+          <BackupPanel />
         </Tabs.Panel>
       </Tabs>
     </Stack>
