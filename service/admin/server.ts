@@ -121,7 +121,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
 
   // DELETE carries a body here: destructive actions repeat the name they act on as confirmation.
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'] }));
+  // Backups (the whole configuration, certificates and directory included) may be larger.
+  const parsedMethods = ['POST', 'PUT', 'PATCH', 'DELETE'];
+  const smallBodies = bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', parsedMethods });
+  const backupBodies = bodyParser({ enableTypes: ['json'], jsonLimit: '48mb', parsedMethods });
+  app.use((ctx, next) => (ctx.path.startsWith('/api/backup') ? backupBodies(ctx, next) : smallBodies(ctx, next)));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok', version } satisfies HealthResponse;

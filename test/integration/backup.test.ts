@@ -121,4 +121,16 @@ describe('backup and restore of the whole configuration', () => {
     expect((await runCli(['--data-dir', fresh, 'keys', 'show'], { env })).stdout).toContain(fingerprint);
     expect((await runCli(['--data-dir', fresh, 'peer', 'list'], { env })).stdout).toContain('a.example');
   }, 60_000);
+
+  it('takes a backup larger than the admin API\'s usual 1 MB request limit back in', async () => {
+    const home = new HomeClient(b.homeUrl, b.apiKeys.create('bulk').key);
+    for (let i = 0; i < 300; i++) expect((await home.putUser(`user${i}`, new Uint8Array(4096).fill(i % 256))).status).toBe(200);
+    const admin = await adminOf(b);
+    const made = await admin('POST', '/backup', { passphrase });
+    const { backup } = made.body as unknown as BackupCreateResponse;
+    expect(backup.length).toBeGreaterThan(1_500_000);
+    const listed = await admin('POST', '/backup/inspect', { backup, passphrase });
+    expect(listed.status).toBe(200);
+    expect((listed.body as unknown as BackupContentsView).directoryUsers).toBe(301);
+  }, 60_000);
 });
