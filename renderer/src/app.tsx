@@ -140,9 +140,10 @@ function Console({ health, onLoggedOut }: { health: HealthResponse | undefined; 
   const { snapshot, connection } = useLive();
   const [opened, { toggle, close }] = useDisclosure();
   const [fingerprint, setFingerprint] = useState('');
+  // Again on every screen change: a key rotation or a restored backup changes it.
   useEffect(() => {
     api.identity().then((i) => setFingerprint(i.fingerprint), () => undefined);
-  }, []);
+  }, [route.screen]);
   useEffect(close, [route.screen, close]);
 
   const domain = snapshot?.status.domain ?? '';
