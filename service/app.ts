@@ -81,7 +81,13 @@ export class Service {
   #poll: NodeJS.Timeout | undefined;
   #dataVersion = -1;
   readonly #options: ServiceOptions;
-  readonly #components: Readiness = { store: { ready: false }, identity: { ready: false }, federation: { ready: false }, home: { ready: false }, admin: { ready: false } };
+  readonly #components: Readiness = {
+    store: { ready: false },
+    identity: { ready: false },
+    federation: { ready: false },
+    home: { ready: false },
+    admin: { ready: false },
+  };
   readonly #routes: Array<(router: Router<AdminState>) => void> = [];
 
   constructor(options: ServiceOptions) {
@@ -222,7 +228,9 @@ export class Service {
       const compliance = this.config.compliance;
       const queue = new QueueStore(store.sqlite, { keepDeliveryRecords: compliance.metadataRetentionDays > 0 });
       if (compliance.archive.enabled) {
-        this.#archive = new EnvelopeArchive(compliance.archive.dir ?? join(this.dataDir, 'archive'), { segmentBytes: compliance.archive.segmentMB * 1024 * 1024 });
+        this.#archive = new EnvelopeArchive(compliance.archive.dir ?? join(this.dataDir, 'archive'), {
+          segmentBytes: compliance.archive.segmentMB * 1024 * 1024,
+        });
       }
       const prune = () => {
         const now = Date.now();
@@ -400,7 +408,10 @@ export class Service {
     this.#directory?.reload();
     this.#whitelist?.emit('changed', '*');
     await this.#links?.sync();
-    this.logger.warn({ actor, from: payload.domain, createdAt: payload.createdAt, savedAs: result.savedAs, skipped: result.certificatesSkipped }, 'configuration restored from a backup');
+    this.logger.warn(
+      { actor, from: payload.domain, createdAt: payload.createdAt, savedAs: result.savedAs, skipped: result.certificatesSkipped },
+      'configuration restored from a backup',
+    );
     return result;
   }
 

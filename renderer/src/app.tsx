@@ -64,7 +64,10 @@ export function App() {
     };
   }, []);
 
-  useEffect(() => onUnauthorized(() => setPhase({ name: 'login', reason: new ApiError('unauthorized', 'Your session ended (logged out, restarted or idle).', 401) })), []);
+  useEffect(
+    () => onUnauthorized(() => setPhase({ name: 'login', reason: new ApiError('unauthorized', 'Your session ended (logged out, restarted or idle).', 401) })),
+    [],
+  );
 
   useEffect(() => {
     if (phase.name !== 'login') return;
@@ -142,7 +145,10 @@ function Console({ health, onLoggedOut }: { health: HealthResponse | undefined; 
   const [fingerprint, setFingerprint] = useState('');
   // Again on every screen change: a key rotation or a restored backup changes it.
   useEffect(() => {
-    api.identity().then((i) => setFingerprint(i.fingerprint), () => undefined);
+    api.identity().then(
+      (i) => setFingerprint(i.fingerprint),
+      () => undefined,
+    );
   }, [route.screen]);
   useEffect(close, [route.screen, close]);
 
@@ -184,7 +190,14 @@ function Console({ health, onLoggedOut }: { health: HealthResponse | undefined; 
         </Group>
       </AppShell.Header>
       <AppShell.Navbar bg="#212427" c="gray.0" withBorder={false} component="nav" aria-label="Main">
-        <UnstyledButton component="a" href={href('identity')} px="md" py="sm" style={{ borderBottom: '1px solid #3c3f42' }} aria-label={`This appliance: ${domain}, identity ${shortId(fingerprint)}`}>
+        <UnstyledButton
+          component="a"
+          href={href('identity')}
+          px="md"
+          py="sm"
+          style={{ borderBottom: '1px solid #3c3f42' }}
+          aria-label={`This appliance: ${domain}, identity ${shortId(fingerprint)}`}
+        >
           <Group gap="sm" wrap="nowrap">
             {fingerprint && <Identicon fingerprint={fingerprint} size={30} />}
             <div style={{ minWidth: 0 }}>
@@ -312,7 +325,10 @@ function Banners() {
   if (snapshot.passwordRequired && !snapshot.passwordSet) {
     banners.push(
       <Alert key="danger-password" color="red" title="Danger: the admin listener is reachable without a password" data-testid="banner-password-danger">
-        <Text size="sm">This GUI listens beyond loopback ({snapshot.listeners.find((l) => l.name === 'admin')?.address}). Anyone who can reach it and obtains a session can change the whitelist. Set an admin password now.</Text>
+        <Text size="sm">
+          This GUI listens beyond loopback ({snapshot.listeners.find((l) => l.name === 'admin')?.address}). Anyone who can reach it and obtains a session can
+          change the whitelist. Set an admin password now.
+        </Text>
         <Button size="xs" mt="xs" color="red" component="a" href={href('settings', 'access')}>
           Set password
         </Button>
@@ -321,7 +337,10 @@ function Banners() {
   } else if (!snapshot.passwordSet && !dismissed.has('password-advice')) {
     banners.push(
       <Alert key="password-advice" color="green" title="Admin password: not set" data-testid="banner-password-advice">
-        <Text size="sm">Without a password, only the one-time link printed when the service starts can open this GUI. Set one so you can log in again later, and before you open the admin listener to the network.</Text>
+        <Text size="sm">
+          Without a password, only the one-time link printed when the service starts can open this GUI. Set one so you can log in again later, and before you
+          open the admin listener to the network.
+        </Text>
         <Group mt="xs" justify="space-between">
           <Button size="xs" variant="default" onClick={() => dismiss('password-advice')}>
             OK
@@ -356,9 +375,16 @@ function Banners() {
   if (cert && cert.state !== 'ok' && !dismissed.has(`certificate-${cert.state}-${cert.fingerprintSha256}`)) {
     const expired = cert.state === 'expired';
     banners.push(
-      <Alert key="certificate" color={cert.state === 'warning' ? 'yellow' : 'red'} title={expired ? 'Certificate expired' : `Certificate expires in ${cert.daysLeft} days`} data-testid="banner-certificate-expiry">
+      <Alert
+        key="certificate"
+        color={cert.state === 'warning' ? 'yellow' : 'red'}
+        title={expired ? 'Certificate expired' : `Certificate expires in ${cert.daysLeft} days`}
+        data-testid="banner-certificate-expiry"
+      >
         <Text size="sm">
-          {expired ? `The federation certificate (${cert.subject}) expired on ${cert.notAfter.slice(0, 10)}. Peers refuse to connect until a new one is installed.` : `The federation certificate (${cert.subject}) expires on ${cert.notAfter.slice(0, 10)}. Renew it before then, or peers will refuse to connect.`}
+          {expired
+            ? `The federation certificate (${cert.subject}) expired on ${cert.notAfter.slice(0, 10)}. Peers refuse to connect until a new one is installed.`
+            : `The federation certificate (${cert.subject}) expires on ${cert.notAfter.slice(0, 10)}. Renew it before then, or peers will refuse to connect.`}
         </Text>
         <Group mt="xs" justify="space-between">
           {!expired && (

@@ -204,7 +204,10 @@ export const settingsUpdateRequest = z.strictObject({
     })
     .partial()
     .optional(),
-  fileProxy: z.strictObject({ hostname: z.string().max(253).nullable() }).partial().optional(),
+  fileProxy: z
+    .strictObject({ hostname: z.string().max(253).nullable() })
+    .partial()
+    .optional(),
   relay: z.strictObject({ host: listenHostField, port: portField, minPort: portField, maxPort: portField }).partial().optional(),
 });
 export type SettingsUpdateRequest = z.infer<typeof settingsUpdateRequest>;
@@ -367,7 +370,15 @@ export interface CertReportView {
   trusted: boolean;
   daysUntilExpiry: number;
   checks: CertCheckView[];
-  chain: Array<{ role: 'leaf' | 'intermediate' | 'root'; subject: string; issuer: string; fingerprintSha256: string; notBefore: string; notAfter: string; source: 'bundle' | 'trust-anchors' }>;
+  chain: Array<{
+    role: 'leaf' | 'intermediate' | 'root';
+    subject: string;
+    issuer: string;
+    fingerprintSha256: string;
+    notBefore: string;
+    notAfter: string;
+    source: 'bundle' | 'trust-anchors';
+  }>;
 }
 
 export type CertStateName = 'ok' | 'warning' | 'critical' | 'expired' | 'missing';
@@ -488,7 +499,10 @@ export const queuePurgeRequest = z.strictObject({ confirm: z.string() });
 
 const backupPassphrase = z.string().min(12, 'must be at least 12 characters').max(1024);
 /** The backup file's text (it is three lines of ASCII), at most 32 MiB. */
-const backupText = z.string().min(1).max(32 * 1024 * 1024);
+const backupText = z
+  .string()
+  .min(1)
+  .max(32 * 1024 * 1024);
 
 export const backupCreateRequest = z.strictObject({ passphrase: backupPassphrase });
 export type BackupCreateRequest = z.infer<typeof backupCreateRequest>;

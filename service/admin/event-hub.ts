@@ -116,7 +116,8 @@ export class AdminEventHub {
     this.#lastOutbound.set(peer.domain, peer.outbound);
     if (before !== undefined && before !== peer.outbound) {
       if (peer.outbound === 'up') this.#broadcast('peer.up', { domain: peer.domain });
-      else if (before === 'up') this.#broadcast('peer.down', { domain: peer.domain, ...(peer.lastError ? { lastError: `${peer.lastError.code}: ${peer.lastError.message}` } : {}) });
+      else if (before === 'up')
+        this.#broadcast('peer.down', { domain: peer.domain, ...(peer.lastError ? { lastError: `${peer.lastError.code}: ${peer.lastError.message}` } : {}) });
     }
     const alarmBefore = this.#lastAlarm.get(peer.domain);
     this.#lastAlarm.set(peer.domain, peer.keyAlarm);

@@ -40,7 +40,16 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** Paths a session may use while a mandatory password is still missing: what the wizard needs. */
-const passwordSetupPaths = [/^\/api\/session$/, /^\/api\/setup(\/|$)/, /^\/api\/password$/, /^\/api\/settings$/, /^\/api\/status$/, /^\/api\/live$/, /^\/api\/events$/, /^\/api\/identity$/];
+const passwordSetupPaths = [
+  /^\/api\/session$/,
+  /^\/api\/setup(\/|$)/,
+  /^\/api\/password$/,
+  /^\/api\/settings$/,
+  /^\/api\/status$/,
+  /^\/api\/live$/,
+  /^\/api\/events$/,
+  /^\/api\/identity$/,
+];
 /** Trust changes wait for the first-run wizard, so a half-configured appliance cannot federate by accident. */
 const trustChange = /^\/api\/(peers(\/|$)|identity\/rotate$)/;
 
@@ -183,7 +192,12 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
     // The home API arrives with the messaging layer; until it reports readiness it is "not in this build".
     const home = components['home'];
     return [
-      { name: 'admin', state: service.adminUrl ? 'up' : 'down', address: service.adminUrl || `${config.admin.host}:${config.admin.port}`, detail: 'admin API and this GUI' },
+      {
+        name: 'admin',
+        state: service.adminUrl ? 'up' : 'down',
+        address: service.adminUrl || `${config.admin.host}:${config.admin.port}`,
+        detail: 'admin API and this GUI',
+      },
       {
         name: 'federation',
         state: federation?.ready ? 'up' : 'down',
@@ -193,7 +207,12 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
       { name: 'fileProxy', state: 'unavailable', address: config.fileProxy.hostname ?? '', detail: 'The file proxy is not part of this build yet.' },
       { name: 'relay', state: 'unavailable', address: `${config.relay.host}:${config.relay.port}`, detail: 'The media relay is not part of this build yet.' },
       home
-        ? { name: 'home', state: home.ready ? 'up' : 'down', address: home.detail ?? `${config.home.host}:${config.home.port}`, detail: home.ready ? 'the home messaging server connects here' : 'not started' }
+        ? {
+            name: 'home',
+            state: home.ready ? 'up' : 'down',
+            address: home.detail ?? `${config.home.host}:${config.home.port}`,
+            detail: home.ready ? 'the home messaging server connects here' : 'not started',
+          }
         : { name: 'home', state: 'unavailable', address: `${config.home.host}:${config.home.port}`, detail: 'The home API is not part of this build yet.' },
     ];
   }
@@ -377,7 +396,10 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
 
   router.get('/audit', async (ctx) => {
     const limit = Math.min(Math.max(Number(ctx.query['limit']) || 500, 1), 5000);
-    const rows = await db().selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const rows = await db()
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst();
     const brokenAt = await verifyAuditChain(db());
     ctx.body = {
       entries: await listAudit(db(), limit),

@@ -156,7 +156,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     ctx.state.closing = closing.signal;
     if (publicApiPaths.has(`${ctx.method} ${ctx.path}`)) return next();
     const session = sessions.get(ctx.cookies.get(sessionCookie));
-    if (!session) throw new ConsulateError('unauthorized', 'log in first: open the admin URL printed at start, or log in with the admin password', { status: 401 });
+    if (!session)
+      throw new ConsulateError('unauthorized', 'log in first: open the admin URL printed at start, or log in with the admin password', { status: 401 });
     if (unsafe && !SessionStore.csrfMatches(session, ctx.get(csrfHeader) || undefined)) {
       logger.warn({ path: ctx.path }, 'admin request refused: missing or wrong CSRF header');
       throw new ConsulateError('csrf', `missing or wrong ${csrfHeader} header`, { status: 403 });
@@ -188,7 +189,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       const ok = await sessions.policy?.checkPassword(body.password);
       if (ok === undefined) {
         limit.fail(address);
-        throw new ConsulateError('password_not_set', 'no admin password is set yet; open the login link printed at start and set one in the GUI', { status: 401 });
+        throw new ConsulateError('password_not_set', 'no admin password is set yet; open the login link printed at start and set one in the GUI', {
+          status: 401,
+        });
       }
       if (!ok) {
         limit.fail(address);
@@ -257,9 +260,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 }
 
 export function listenError(listener: string, host: string, port: number, error: NodeJS.ErrnoException): Error {
-  if (error.code === 'EADDRINUSE') return new ConsulateError('port_in_use', `${listener} listener: ${host}:${port} is already in use by another process`, { cause: error });
-  if (error.code === 'EADDRNOTAVAIL') return new ConsulateError('address_unavailable', `${listener} listener: address ${host} does not exist on this machine`, { cause: error });
-  if (error.code === 'EACCES') return new ConsulateError('port_in_use', `${listener} listener: no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: error });
+  if (error.code === 'EADDRINUSE')
+    return new ConsulateError('port_in_use', `${listener} listener: ${host}:${port} is already in use by another process`, { cause: error });
+  if (error.code === 'EADDRNOTAVAIL')
+    return new ConsulateError('address_unavailable', `${listener} listener: address ${host} does not exist on this machine`, { cause: error });
+  if (error.code === 'EACCES')
+    return new ConsulateError('port_in_use', `${listener} listener: no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, {
+      cause: error,
+    });
   return error;
 }
 

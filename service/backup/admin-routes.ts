@@ -21,7 +21,11 @@ export function backupRoutes(router: Router<AdminState>, service: Service): void
     const payload = await collectBackup(service.backupSources());
     const backup = await sealBackup(payload, passphrase);
     service.logger.info({ actor, peers: payload.tables.peers.length }, 'configuration backup made');
-    ctx.body = { fileName: backupFileName(service.config.domain), backup, contents: backupContents(payload) satisfies BackupContentsView } satisfies BackupCreateResponse;
+    ctx.body = {
+      fileName: backupFileName(service.config.domain),
+      backup,
+      contents: backupContents(payload) satisfies BackupContentsView,
+    } satisfies BackupCreateResponse;
   });
 
   router.post('/backup/inspect', async (ctx) => {
@@ -33,7 +37,10 @@ export function backupRoutes(router: Router<AdminState>, service: Service): void
     const { backup, passphrase, confirm } = parseBody(backupRestoreRequest, ctx.request.body);
     const payload = await openBackup(backup, passphrase);
     if (confirm !== payload.domain) {
-      throw new ConsulateError('confirmation_required', `restoring replaces this appliance's keys, whitelist and settings; confirm by giving the backup's domain (${payload.domain})`);
+      throw new ConsulateError(
+        'confirmation_required',
+        `restoring replaces this appliance's keys, whitelist and settings; confirm by giving the backup's domain (${payload.domain})`,
+      );
     }
     const result = await service.restore(payload, passphrase, actor);
     ctx.body = { ...result, restartRequired: result.configChanged } satisfies BackupRestoreResponse & { configChanged: boolean };

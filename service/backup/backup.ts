@@ -35,7 +35,17 @@ const metaKeys = ['admin_password', 'setup_completed_at', 'setup_started_at'];
 type Row = Record<string, unknown>;
 
 const headerSchema = z.strictObject({
-  kdf: z.strictObject({ name: z.literal('scrypt'), N: z.number().int().min(2 ** 14).max(2 ** 20), r: z.number().int().min(1).max(32), p: z.number().int().min(1).max(16), salt: z.string().min(16) }),
+  kdf: z.strictObject({
+    name: z.literal('scrypt'),
+    N: z
+      .number()
+      .int()
+      .min(2 ** 14)
+      .max(2 ** 20),
+    r: z.number().int().min(1).max(32),
+    p: z.number().int().min(1).max(16),
+    salt: z.string().min(16),
+  }),
   nonce: z.string().min(16),
 });
 
@@ -47,7 +57,12 @@ const payloadSchema = z.object({
   domain: z.string(),
   config: z.record(z.string(), z.unknown()).nullable(),
   identities: z.array(z.object({ publicKey: z.string(), secretKey: z.string(), status: z.string(), createdAt: z.string(), retiredAt: z.string().nullable() })),
-  tables: z.object(Object.fromEntries(tables.map((t) => [t, z.array(z.record(z.string(), z.unknown()))])) as Record<(typeof tables)[number], z.ZodArray<z.ZodRecord<z.ZodString, z.ZodUnknown>>>),
+  tables: z.object(
+    Object.fromEntries(tables.map((t) => [t, z.array(z.record(z.string(), z.unknown()))])) as Record<
+      (typeof tables)[number],
+      z.ZodArray<z.ZodRecord<z.ZodString, z.ZodUnknown>>
+    >,
+  ),
   meta: z.array(z.object({ key: z.string(), value: z.string() })),
   certificates: z.array(z.object({ slot: z.enum(certSlots as unknown as [CertSlot, ...CertSlot[]]), certChainPem: z.string(), keyPem: z.string() })),
 });
@@ -92,7 +107,9 @@ export interface RestoreResult {
 
 function deriveKey(passphrase: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scryptCallback(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem: 256 * params.N * params.r }, (error, key) => (error ? reject(error) : resolve(key))),
+    scryptCallback(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem: 256 * params.N * params.r }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    ),
   );
 }
 
@@ -102,7 +119,10 @@ function encodeRow(row: Row): Row {
 
 function decodeRow(row: Row): Row {
   return Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [k, v !== null && typeof v === 'object' && '$b64' in v ? Buffer.from(String((v as { $b64: unknown }).$b64), 'base64') : v]),
+    Object.entries(row).map(([k, v]) => [
+      k,
+      v !== null && typeof v === 'object' && '$b64' in v ? Buffer.from(String((v as { $b64: unknown }).$b64), 'base64') : v,
+    ]),
   );
 }
 
@@ -114,7 +134,13 @@ export async function collectBackup(sources: BackupSources): Promise<BackupPaylo
   const identityRows = [];
   for (const key of history) {
     const unsealed = await identities.unseal(key.id);
-    identityRows.push({ publicKey: key.id, secretKey: toBase64Url(unsealed.secretKey), status: key.status, createdAt: key.createdAt, retiredAt: key.retiredAt });
+    identityRows.push({
+      publicKey: key.id,
+      secretKey: toBase64Url(unsealed.secretKey),
+      status: key.status,
+      createdAt: key.createdAt,
+      retiredAt: key.retiredAt,
+    });
   }
   const configPath = join(sources.dataDir, configFileName);
   const certificates: BackupPayload['certificates'] = [];
@@ -138,13 +164,20 @@ export async function collectBackup(sources: BackupSources): Promise<BackupPaylo
 }
 
 export async function sealBackup(payload: BackupPayload, passphrase: string): Promise<string> {
-  if (passphrase.length < minPassphraseLength) throw new ConsulateError('passphrase_weak', `the backup passphrase must be at least ${minPassphraseLength} characters`);
+  if (passphrase.length < minPassphraseLength)
+    throw new ConsulateError('passphrase_weak', `the backup passphrase must be at least ${minPassphraseLength} characters`);
   const sodium = await loadSodium();
   const salt = randomBytes(16);
   const nonce = randomBytes(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   const header = JSON.stringify({ kdf: { name: 'scrypt', ...scryptParams, salt: salt.toString('base64url') }, nonce: nonce.toString('base64url') });
   const key = await deriveKey(passphrase, salt, scryptParams);
-  const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(Buffer.from(JSON.stringify(payload)), Buffer.from(`${backupMagic}\n${header}`), null, nonce, key);
+  const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+    Buffer.from(JSON.stringify(payload)),
+    Buffer.from(`${backupMagic}\n${header}`),
+    null,
+    nonce,
+    key,
+  );
   return `${backupMagic}\n${header}\n${Buffer.from(sealed).toString('base64')}\n`;
 }
 
@@ -162,12 +195,22 @@ export async function openBackup(text: string, passphrase: string): Promise<Back
   const key = await deriveKey(passphrase, Buffer.from(header.kdf.salt, 'base64url'), header.kdf);
   let plain: Uint8Array;
   try {
-    plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, Buffer.from(body, 'base64'), Buffer.from(`${magic}\n${headerLine}`), Buffer.from(header.nonce, 'base64url'), key);
+    plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+      null,
+      Buffer.from(body, 'base64'),
+      Buffer.from(`${magic}\n${headerLine}`),
+      Buffer.from(header.nonce, 'base64url'),
+      key,
+    );
   } catch {
     throw new ConsulateError('backup_passphrase', 'the passphrase is wrong, or the backup file was altered');
   }
   const parsed = payloadSchema.safeParse(JSON.parse(Buffer.from(plain).toString('utf8')));
-  if (!parsed.success) throw new ConsulateError('backup_incompatible', `the backup's contents are not in a format this Consulate reads (${parsed.error.issues[0]?.path.join('.') ?? '?'})`);
+  if (!parsed.success)
+    throw new ConsulateError(
+      'backup_incompatible',
+      `the backup's contents are not in a format this Consulate reads (${parsed.error.issues[0]?.path.join('.') ?? '?'})`,
+    );
   return parsed.data;
 }
 
@@ -210,7 +253,10 @@ export function backupFileName(domain: string, at = new Date()): string {
 export async function restoreBackup(target: RestoreTarget, payload: BackupPayload, passphrase: string): Promise<RestoreResult> {
   const { store, identities } = target;
   if (payload.schemaVersion !== store.schemaVersion) {
-    throw new ConsulateError('backup_incompatible', `the backup has database schema ${payload.schemaVersion}, this Consulate ${store.schemaVersion}; restore it with the version that made it (${payload.consulateVersion}), then upgrade`);
+    throw new ConsulateError(
+      'backup_incompatible',
+      `the backup has database schema ${payload.schemaVersion}, this Consulate ${store.schemaVersion}; restore it with the version that made it (${payload.consulateVersion}), then upgrade`,
+    );
   }
   if (!payload.identities.some((k) => k.status === 'active')) throw new ConsulateError('backup_incompatible', 'the backup holds no active identity key');
   const contents = backupContents(payload);
@@ -218,7 +264,13 @@ export async function restoreBackup(target: RestoreTarget, payload: BackupPayloa
   const identityRows: Row[] = [];
   for (const k of payload.identities) {
     const publicKey = fromBase64Url(k.publicKey);
-    identityRows.push({ publicKey: k.publicKey, ...(await identities.sealSecret(publicKey, fromBase64Url(k.secretKey))), status: k.status, createdAt: k.createdAt, retiredAt: k.retiredAt });
+    identityRows.push({
+      publicKey: k.publicKey,
+      ...(await identities.sealSecret(publicKey, fromBase64Url(k.secretKey))),
+      status: k.status,
+      createdAt: k.createdAt,
+      retiredAt: k.retiredAt,
+    });
   }
 
   // Raw statements on the same connection run inside Kysely's transaction (one SQLite handle).
@@ -230,7 +282,8 @@ export async function restoreBackup(target: RestoreTarget, payload: BackupPayloa
   for (const table of tables) {
     for (const row of payload.tables[table]) {
       const unknown = Object.keys(row).find((c) => !known.get(table)?.has(c));
-      if (unknown !== undefined) throw new ConsulateError('backup_incompatible', `the backup's ${table} has a column ${JSON.stringify(unknown)} this Consulate does not have`);
+      if (unknown !== undefined)
+        throw new ConsulateError('backup_incompatible', `the backup's ${table} has a column ${JSON.stringify(unknown)} this Consulate does not have`);
     }
   }
 
@@ -260,7 +313,12 @@ export async function restoreBackup(target: RestoreTarget, payload: BackupPayloa
     for (const table of tables) for (const row of payload.tables[table]) insert(table, decodeRow(row));
     sqlite.prepare(`delete from meta where key in (${metaKeys.map(() => '?').join(', ')})`).run(...metaKeys);
     for (const m of payload.meta.filter((m) => metaKeys.includes(m.key))) insert('meta', m);
-    await appendAudit(trx, { actor: target.actor, action: 'backup.restore', target: payload.domain, details: { createdAt: payload.createdAt, peers: contents.peers.length, savedAs } });
+    await appendAudit(trx, {
+      actor: target.actor,
+      action: 'backup.restore',
+      target: payload.domain,
+      details: { createdAt: payload.createdAt, peers: contents.peers.length, savedAs },
+    });
   });
 
   let configChanged = false;

@@ -75,7 +75,12 @@ export function certRoutes(router: Router<AdminState>, service: Service, kek: ()
       await savePendingKey(service.dataDir, csr.keyPem);
       await audit({ actor, action: 'cert.csr', target: csr.hostnames.map((h) => h.value).join(','), details: { key: csr.key } });
       const first = csr.hostnames[0]?.value ?? 'consulate';
-      ctx.body = { csrPem: csr.csrPem, fileName: `${first.replace(/^\*\./, 'wildcard.')}.csr`, key: csr.key, hostnames: csr.hostnames.map((h) => h.value) } satisfies CertCsrResponse;
+      ctx.body = {
+        csrPem: csr.csrPem,
+        fileName: `${first.replace(/^\*\./, 'wildcard.')}.csr`,
+        key: csr.key,
+        hostnames: csr.hostnames.map((h) => h.value),
+      } satisfies CertCsrResponse;
     });
   });
 
@@ -87,7 +92,12 @@ export function certRoutes(router: Router<AdminState>, service: Service, kek: ()
       const prepared = await prepareImport(service.dataDir, certs.store, { bundle, keyPem: body.keyPem, password: body.password });
       const result = await certs.install(body.slot, prepared.material);
       await removePendingKey(prepared.pendingKeyPath);
-      await audit({ actor, action: 'cert.install', target: body.slot, details: { fingerprint: result.installed.info.fingerprintSha256, subject: result.installed.info.subject, format: prepared.format } });
+      await audit({
+        actor,
+        action: 'cert.install',
+        target: body.slot,
+        details: { fingerprint: result.installed.info.fingerprintSha256, subject: result.installed.info.subject, format: prepared.format },
+      });
       ctx.body = installView(body.slot, result);
     });
   });
@@ -96,7 +106,12 @@ export function certRoutes(router: Router<AdminState>, service: Service, kek: ()
     const body = parseBody(certRollbackRequest, ctx.request.body);
     await refusing(ctx, async () => {
       const result = await manager().rollback(body.slot, { force: body.force });
-      await audit({ actor, action: 'cert.rollback', target: body.slot, details: { fingerprint: result.installed.info.fingerprintSha256, force: body.force === true } });
+      await audit({
+        actor,
+        action: 'cert.rollback',
+        target: body.slot,
+        details: { fingerprint: result.installed.info.fingerprintSha256, force: body.force === true },
+      });
       ctx.body = installView(body.slot, result);
     });
   });
@@ -104,14 +119,27 @@ export function certRoutes(router: Router<AdminState>, service: Service, kek: ()
   router.get('/ca', async (ctx) => {
     await refusing(ctx, async () => {
       const ca = await describeOrgCa(caDir);
-      ctx.body = { exists: ca !== undefined, certificate: ca ? certificateView(ca.info) : null, certPem: ca?.certPem ?? null, sealed: ca?.sealed ?? false } satisfies CaResponse;
+      ctx.body = {
+        exists: ca !== undefined,
+        certificate: ca ? certificateView(ca.info) : null,
+        certPem: ca?.certPem ?? null,
+        sealed: ca?.sealed ?? false,
+      } satisfies CaResponse;
     });
   });
 
   router.post('/ca/init', async (ctx) => {
     const body = parseBody(caInitRequest, ctx.request.body);
     await refusing(ctx, async () => {
-      const ca = await initOrgCa({ dir: caDir, kek: kek(), commonName: body.commonName, organization: body.organization, country: body.country, algorithm: body.keyType, validityDays: body.validityDays });
+      const ca = await initOrgCa({
+        dir: caDir,
+        kek: kek(),
+        commonName: body.commonName,
+        organization: body.organization,
+        country: body.country,
+        algorithm: body.keyType,
+        validityDays: body.validityDays,
+      });
       await audit({ actor, action: 'ca.init', target: ca.info.subject, details: { fingerprint: ca.info.fingerprintSha256 } });
       ctx.status = 201;
       ctx.body = { exists: true, certificate: certificateView(ca.info), certPem: ca.certPem, sealed: ca.sealed } satisfies CaResponse;
@@ -120,12 +148,18 @@ export function certRoutes(router: Router<AdminState>, service: Service, kek: ()
 
   router.post('/ca/issue', async (ctx) => {
     const body = parseBody(caIssueRequest, ctx.request.body);
-    if (!body.install && !body.csrPem) throw new ConsulateError('bad_request', 'csrPem: a certificate for another machine needs its CSR, so its key never travels');
+    if (!body.install && !body.csrPem)
+      throw new ConsulateError('bad_request', 'csrPem: a certificate for another machine needs its CSR, so its key never travels');
     await refusing(ctx, async () => {
       const ca = await loadOrgCa(caDir, kek);
       const hostnames = body.hostnames ?? (body.csrPem ? undefined : applianceHostnames(service.config));
       const issued = await issueServerCertificate({ ca, hostnames, csrPem: body.csrPem, algorithm: body.keyType, validityDays: body.validityDays });
-      await audit({ actor, action: 'ca.issue', target: issued.info.sans.join(','), details: { serial: issued.info.serialNumber, fingerprint: issued.info.fingerprintSha256 } });
+      await audit({
+        actor,
+        action: 'ca.issue',
+        target: issued.info.sans.join(','),
+        details: { serial: issued.info.serialNumber, fingerprint: issued.info.fingerprintSha256 },
+      });
       let installed: CertInstallResponse | null = null;
       if (body.install) {
         const certs = manager();
@@ -134,7 +168,12 @@ export function certRoutes(router: Router<AdminState>, service: Service, kek: ()
           : await prepareImport(service.dataDir, certs.store, { bundle: issued.chainPem });
         const result = await certs.install(body.slot, prepared.material);
         await removePendingKey(prepared.pendingKeyPath);
-        await audit({ actor, action: 'cert.install', target: body.slot, details: { fingerprint: result.installed.info.fingerprintSha256, subject: result.installed.info.subject, format: 'private-ca' } });
+        await audit({
+          actor,
+          action: 'cert.install',
+          target: body.slot,
+          details: { fingerprint: result.installed.info.fingerprintSha256, subject: result.installed.info.subject, format: 'private-ca' },
+        });
         installed = installView(body.slot, result);
       }
       ctx.status = 201;

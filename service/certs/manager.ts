@@ -248,7 +248,8 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
         slot,
         hostnames: slotHostnames(this.#options.config, slot),
         source: loaded?.source ?? 'none',
-        served: loaded !== undefined && this.#options.listener() !== undefined && (slot === 'federation' || this.#options.config.fileProxy.hostname !== undefined),
+        served:
+          loaded !== undefined && this.#options.listener() !== undefined && (slot === 'federation' || this.#options.config.fileProxy.hostname !== undefined),
         state: expiry?.state ?? 'missing',
         expiry,
         current,
@@ -288,7 +289,12 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     const loaded = this.#loaded.get(slot);
     const label = slotLabel(slot);
     if (!loaded) {
-      return { slot, state: 'missing', secondsToExpiry: null, message: `No ${label} certificate is installed, so peers cannot connect; ${noCertificateHint.replace(/^no certificate installed: /, '')}.` };
+      return {
+        slot,
+        state: 'missing',
+        secondsToExpiry: null,
+        message: `No ${label} certificate is installed, so peers cannot connect; ${noCertificateHint.replace(/^no certificate installed: /, '')}.`,
+      };
     }
     const { state, secondsToExpiry } = expiryState(loaded.info.notBefore, loaded.info.notAfter, this.#now());
     const days = Math.floor(secondsToExpiry / 86_400);
@@ -347,7 +353,10 @@ export class CertManager extends EventEmitter<CertManagerEvents> {
     const logger = this.#options.logger;
     try {
       const { installed } = await this.store.install('federation', legacy);
-      logger.info({ from: legacyTlsPaths(this.#options.dataDir).cert, fingerprint: installed.info.fingerprintSha256 }, 'moved the federation certificate into the certificate store');
+      logger.info(
+        { from: legacyTlsPaths(this.#options.dataDir).cert, fingerprint: installed.info.fingerprintSha256 },
+        'moved the federation certificate into the certificate store',
+      );
     } catch (error) {
       if (!isCertError(error)) throw error;
       // It was served before this version; refusing it now would take federation down on upgrade.

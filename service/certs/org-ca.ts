@@ -56,7 +56,8 @@ function unsealPem(kek: Kek, text: string, caFingerprint: string): string {
   } catch (error) {
     throw new CertError('ca_invalid', 'the sealed CA key file is damaged', { cause: error });
   }
-  if (sealed.version !== 1 || sealed.alg !== 'aes-256-gcm') throw new CertError('ca_invalid', `the sealed CA key has an unknown format (version ${String(sealed.version)})`);
+  if (sealed.version !== 1 || sealed.alg !== 'aes-256-gcm')
+    throw new CertError('ca_invalid', `the sealed CA key has an unknown format (version ${String(sealed.version)})`);
   try {
     const decipher = createDecipheriv('aes-256-gcm', sealKey(kek), Buffer.from(sealed.nonce, 'base64'));
     decipher.setAAD(Buffer.from(`${sealInfo}|${caFingerprint}`));
@@ -105,7 +106,10 @@ export interface InitOrgCaOptions extends CreatePrivateCaOptions {
 export async function initOrgCa(options: InitOrgCaOptions): Promise<OrgCaDescription> {
   const files = orgCaFiles(options.dir);
   if (existsSync(files.cert) || existsSync(files.key) || existsSync(files.sealedKey)) {
-    throw new CertError('ca_exists', `an organisation CA already exists in ${options.dir}; peers trust it, so it is not replaced (move the directory away first to start over)`);
+    throw new CertError(
+      'ca_exists',
+      `an organisation CA already exists in ${options.dir}; peers trust it, so it is not replaced (move the directory away first to start over)`,
+    );
   }
   const { dir: _dir, kek, ...caOptions } = options;
   const ca = await createPrivateCa(caOptions);
@@ -116,7 +120,8 @@ export async function initOrgCa(options: InitOrgCaOptions): Promise<OrgCaDescrip
     else await writeNew(files.key, ca.keyPem, 0o600);
     await writeNew(files.cert, ca.certPem, 0o644);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CertError('ca_exists', `an organisation CA already exists in ${options.dir}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new CertError('ca_exists', `an organisation CA already exists in ${options.dir}`, { cause: error });
     throw new CertError('store_io', `cannot write the CA to ${options.dir}: ${(error as Error).message}`, { cause: error });
   }
   return { dir: options.dir, certPem: ca.certPem, info: ca.info, sealed: kek !== undefined };
@@ -132,7 +137,8 @@ export async function loadOrgCa(dir: string, kek: () => Kek): Promise<PrivateCa 
     keyPem = described.sealed ? unsealPem(kek(), await readFile(files.sealedKey, 'utf8'), described.info.fingerprintSha256) : await readFile(files.key, 'utf8');
   } catch (error) {
     if (error instanceof CertError) throw error;
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CertError('ca_invalid', `the CA key is missing from ${dir}; only its certificate is there`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CertError('ca_invalid', `the CA key is missing from ${dir}; only its certificate is there`, { cause: error });
     throw new CertError('store_io', `cannot read the CA key in ${dir}: ${(error as Error).message}`, { cause: error });
   }
   return { certPem: described.certPem, keyPem, info: described.info };

@@ -129,7 +129,12 @@ function anchorEntries(pems: readonly string[]): AnchorEntry[] {
               const node = new NodeX509Certificate(Buffer.from(block.der));
               return { der: block.der, subject: foldedName(node.subject), issuer: foldedName(node.issuer) };
             })
-          : parseCertificates(pem).map((cert) => ({ der: cert.der, subject: foldedName(cert.node.subject), issuer: foldedName(cert.node.issuer), parsed: cert }));
+          : parseCertificates(pem).map((cert) => ({
+              der: cert.der,
+              subject: foldedName(cert.node.subject),
+              issuer: foldedName(cert.node.issuer),
+              parsed: cert,
+            }));
       } catch (error) {
         throw anchorError(error);
       }
@@ -147,7 +152,7 @@ function relevantAnchors(pems: readonly string[], bundle: readonly ParsedCertifi
   const entries = anchorEntries(pems);
   const wanted = new Set(bundle.flatMap((cert) => [foldedName(cert.node.issuer), foldedName(cert.node.subject)]));
   const chosen = new Set<AnchorEntry>();
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const entry of entries) {
       if (chosen.has(entry) || !wanted.has(entry.subject)) continue;

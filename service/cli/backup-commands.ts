@@ -1,6 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { backupContents, backupFileName, collectBackup, minPassphraseLength, openBackup, restoreBackup, sealBackup, type BackupContents } from '../backup/backup.js';
+import {
+  backupContents,
+  backupFileName,
+  collectBackup,
+  minPassphraseLength,
+  openBackup,
+  restoreBackup,
+  sealBackup,
+  type BackupContents,
+} from '../backup/backup.js';
 import { openCertStore } from '../certs/local.js';
 import { validateConfig } from '../config/load.js';
 import { ConsulateError } from '../errors.js';
@@ -29,7 +38,8 @@ function readFile(path: string, what: string): string {
 
 /** --passphrase-env, --passphrase-file, or asked twice (for a new backup) on a terminal. */
 async function passphrase(options: PassphraseOptions, twice: boolean): Promise<string> {
-  if (options.passphraseEnv !== undefined && options.passphraseFile !== undefined) throw new ConsulateError('bad_request', 'give --passphrase-env or --passphrase-file, not both');
+  if (options.passphraseEnv !== undefined && options.passphraseFile !== undefined)
+    throw new ConsulateError('bad_request', 'give --passphrase-env or --passphrase-file, not both');
   if (options.passphraseEnv !== undefined) {
     const value = process.env[options.passphraseEnv];
     if (value === undefined) throw new ConsulateError('bad_request', `--passphrase-env: the environment variable ${options.passphraseEnv} is not set`);
@@ -38,14 +48,17 @@ async function passphrase(options: PassphraseOptions, twice: boolean): Promise<s
   if (options.passphraseFile !== undefined) return readFile(options.passphraseFile, 'passphrase file').replace(/\r?\n$/, '');
   if (!process.stdin.isTTY) throw new ConsulateError('bad_request', 'no passphrase: give --passphrase-env VAR or --passphrase-file FILE');
   const first = await promptHidden('backup passphrase: ');
-  if (twice && (await promptHidden('the same passphrase again: ')) !== first) throw new ConsulateError('bad_request', 'the two passphrases differ; nothing was written');
+  if (twice && (await promptHidden('the same passphrase again: ')) !== first)
+    throw new ConsulateError('bad_request', 'the two passphrases differ; nothing was written');
   return first;
 }
 
 function printContents(c: BackupContents): void {
   out(`backup of   ${c.domain}, made ${c.createdAt} by Consulate ${c.consulateVersion}`);
   for (const k of c.identities) out(`identity    ${k.fingerprint} (${k.status}, since ${k.createdAt})`);
-  out(`peers       ${c.peers.length === 0 ? 'none' : c.peers.map((p) => `${p.domain} (${p.state}, ${p.pins} pinned key${p.pins === 1 ? '' : 's'})`).join(', ')}`);
+  out(
+    `peers       ${c.peers.length === 0 ? 'none' : c.peers.map((p) => `${p.domain} (${p.state}, ${p.pins} pinned key${p.pins === 1 ? '' : 's'})`).join(', ')}`,
+  );
   out(`API keys    ${c.apiKeys.length === 0 ? 'none' : c.apiKeys.map((k) => `${k.name}${k.revoked ? ' (revoked)' : ''}`).join(', ')}`);
   out(`directory   ${c.directoryUsers} user${c.directoryUsers === 1 ? '' : 's'}`);
   for (const cert of c.certificates) out(`certificate ${cert.slot}: ${cert.subject} for ${cert.sans.join(', ')}, expires ${cert.notAfter}`);
@@ -61,7 +74,9 @@ function passphraseOptions(command: Command): Command {
 }
 
 export function addBackupCommands(program: Command): void {
-  const backup = program.command('backup').description('encrypted backup and restore of the whole configuration (keys, whitelist, API keys, certificates, settings)');
+  const backup = program
+    .command('backup')
+    .description('encrypted backup and restore of the whole configuration (keys, whitelist, API keys, certificates, settings)');
   passphraseOptions(
     backup
       .command('create')
@@ -71,18 +86,25 @@ export function addBackupCommands(program: Command): void {
     withLocal(command, async ({ config, dataDir, store, identities }) => {
       const secret = await passphrase(options, true);
       const certs = openCertStore(dataDir, config);
-      const payload = await collectBackup({ store, identities, dataDir, consulateVersion: version, domain: config.domain, currentCertificate: (slot) => certs.current(slot) });
+      const payload = await collectBackup({
+        store,
+        identities,
+        dataDir,
+        consulateVersion: version,
+        domain: config.domain,
+        currentCertificate: (slot) => certs.current(slot),
+      });
       const file = options.out ?? backupFileName(config.domain);
       writeFileSync(file, await sealBackup(payload, secret), { mode: 0o600, flag: options.out ? 'w' : 'wx' });
       printContents(backupContents(payload));
       out(`written to ${file}`);
     }),
   );
-  passphraseOptions(backup.command('show').description('decrypt a backup and list what it holds; changes nothing').argument('<file>', 'the .consulate-backup file')).action(
-    async (file: string, options: PassphraseOptions) => {
-      printContents(backupContents(await openBackup(readFile(file, 'backup'), await passphrase(options, false))));
-    },
-  );
+  passphraseOptions(
+    backup.command('show').description('decrypt a backup and list what it holds; changes nothing').argument('<file>', 'the .consulate-backup file'),
+  ).action(async (file: string, options: PassphraseOptions) => {
+    printContents(backupContents(await openBackup(readFile(file, 'backup'), await passphrase(options, false))));
+  });
   passphraseOptions(
     backup
       .command('restore')
@@ -96,7 +118,8 @@ export function addBackupCommands(program: Command): void {
       printContents(backupContents(payload));
       if (!options.yes) {
         out('Restoring replaces the identity keys, whitelist, API keys, directory, admin password, certificates and settings. Queues and the audit log stay.');
-        if (!(await confirm(`Type the backup's domain (${payload.domain}) to restore: `, payload.domain))) throw new ConsulateError('confirmation_required', 'not confirmed: nothing was changed (use --yes in scripts)');
+        if (!(await confirm(`Type the backup's domain (${payload.domain}) to restore: `, payload.domain)))
+          throw new ConsulateError('confirmation_required', 'not confirmed: nothing was changed (use --yes in scripts)');
       }
       // Certificates are checked against the backup's own host names, which take effect with its settings.
       const certs = openCertStore(dataDir, payload.config ? validateConfig(payload.config) : config);
@@ -117,7 +140,11 @@ export function addBackupCommands(program: Command): void {
       );
       for (const skipped of result.certificatesSkipped) out(`not restored: the ${skipped.slot} certificate: ${skipped.code}: ${skipped.message}`);
       out(`the configuration before is saved in ${result.savedAs} (same passphrase)`);
-      out(result.configChanged ? 'restored; restart the service (ports, addresses and the domain apply at start)' : 'restored; a running service picks the change up within a second');
+      out(
+        result.configChanged
+          ? 'restored; restart the service (ports, addresses and the domain apply at start)'
+          : 'restored; a running service picks the change up within a second',
+      );
     }),
   );
 }

@@ -151,7 +151,10 @@ function givenPassword(options: PasswordOptions): string | undefined {
     if (value === undefined) throw new ConsulateError('bad_request', `--password-env: the environment variable ${options.passwordEnv} is not set`);
     return value;
   }
-  if (options.passwordFile !== undefined) return readInput(options.passwordFile, 'password file').toString('utf8').replace(/\r?\n$/, '');
+  if (options.passwordFile !== undefined)
+    return readInput(options.passwordFile, 'password file')
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   return undefined;
 }
 
@@ -194,13 +197,19 @@ async function refusing<T>(slot: CertSlot, json: boolean, work: () => Promise<T>
     if (!isCertError(error)) throw error;
     const checks = error.details?.['checks'] as CertCheck[] | undefined;
     if (checks && !json) printChecks(checks);
-    if (json) out(JSON.stringify({ installed: false, error: { code: error.code, message: error.message }, ...(checks ? { checks: checksView(checks) } : {}) }, null, 2));
+    if (json)
+      out(
+        JSON.stringify({ installed: false, error: { code: error.code, message: error.message }, ...(checks ? { checks: checksView(checks) } : {}) }, null, 2),
+      );
     throw new CertError(error.code, `not installed, the ${slotLabel(slot)} certificate in use is unchanged: ${error.message}`);
   }
 }
 
 function install(app: Appliance, slot: CertSlot, material: CertMaterial, extraAnchors: string[] = []) {
-  const overrides = extraAnchors.length > 0 ? { trustAnchors: [...(certPolicy(app.dataDir, app.config, readAdminCaBundle(app.config))(slot).trustAnchors ?? []), ...extraAnchors] } : undefined;
+  const overrides =
+    extraAnchors.length > 0
+      ? { trustAnchors: [...(certPolicy(app.dataDir, app.config, readAdminCaBundle(app.config))(slot).trustAnchors ?? []), ...extraAnchors] }
+      : undefined;
   return app.store.install(slot, material, overrides);
 }
 
@@ -232,12 +241,22 @@ export function addCertCommands(program: Command): void {
     .option('--export-key', 'also write the key next to the CSR (mode 0600), for installing the certificate elsewhere')
     .action(
       async (
-        options: { hostname: string[]; keyType?: string; key?: string; commonName?: string; organization?: string; country?: string; outDir: string; exportKey?: boolean },
+        options: {
+          hostname: string[];
+          keyType?: string;
+          key?: string;
+          commonName?: string;
+          organization?: string;
+          country?: string;
+          outDir: string;
+          exportKey?: boolean;
+        },
         command: Command,
       ) => {
         const app = appliance(command);
         const hostnames = options.hostname.length > 0 ? options.hostname : applianceHostnames(app.config);
-        if (hostnames.length === 0) throw new CertError('hostname_invalid', 'no hostname: pass --hostname, or set federation.hostname (and fileProxy.hostname) in the configuration');
+        if (hostnames.length === 0)
+          throw new CertError('hostname_invalid', 'no hostname: pass --hostname, or set federation.hostname (and fileProxy.hostname) in the configuration');
         const csr = await createCsr({
           hostnames,
           algorithm: keyAlgorithm(options.keyType),
@@ -332,17 +351,25 @@ export function addCertCommands(program: Command): void {
         if (!status.current) {
           const legacy = slot === 'federation' ? readLegacyTlsMaterial(app.dataDir) : undefined;
           if (legacy) {
-            out(`  ${legacyTlsPaths(app.dataDir).cert} (from before the certificate store): the service moves it into the store at start, or serves it as it is while it fails a check (\`consulate cert check\` says which)`);
+            out(
+              `  ${legacyTlsPaths(app.dataDir).cert} (from before the certificate store): the service moves it into the store at start, or serves it as it is while it fails a check (\`consulate cert check\` says which)`,
+            );
             for (const info of describeCertificate(legacy.certChainPem).slice(0, 1)) for (const line of infoLines(info, now, '    ')) out(line);
           } else {
-            out(slot === 'fileProxy' ? '  the federation certificate serves the file proxy too' : '  install one with `consulate cert import` or `consulate ca issue --install`');
+            out(
+              slot === 'fileProxy'
+                ? '  the federation certificate serves the file proxy too'
+                : '  install one with `consulate cert import` or `consulate ca issue --install`',
+            );
           }
           continue;
         }
         out(`  current, installed ${status.current.installedAt.toISOString()} (${status.current.id})`);
         for (const line of infoLines(status.current.info, now, '    ')) out(line);
         if (status.previous) {
-          out(`  previous (\`consulate cert rollback${slot === 'fileProxy' ? ' --slot file-proxy' : ''}\` restores it), installed ${status.previous.installedAt.toISOString()}`);
+          out(
+            `  previous (\`consulate cert rollback${slot === 'fileProxy' ? ' --slot file-proxy' : ''}\` restores it), installed ${status.previous.installedAt.toISOString()}`,
+          );
           for (const line of infoLines(status.previous.info, now, '    ')) out(line);
         }
       }
@@ -359,64 +386,76 @@ export function addCertCommands(program: Command): void {
     .option('--hostname <name>', 'check these names instead of the configured ones (repeat)', collect, [])
     .option('--slot <slot>', 'federation or file-proxy (default: every installed slot, or federation for a file)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string | undefined, options: PasswordOptions & { key?: string; chain: string[]; hostname: string[]; slot?: string; json?: boolean }, command: Command) => {
-      const app = appliance(command);
-      const policyOf = certPolicy(app.dataDir, app.config, readAdminCaBundle(app.config));
-      const targets: Array<{ slot: CertSlot; label: string; material: { certChainPem: string; keyPem?: string | undefined } }> = [];
-      if (file) {
-        const slot = parseSlot(options.slot);
-        const bundle = new Uint8Array(readInput(file, 'certificate file'));
-        const keyPem = options.key ? readInput(options.key, 'key file').toString('utf8') : undefined;
-        const chain = options.chain.map((path) => new Uint8Array(readInput(path, 'chain file')));
-        const material = await withPassword(options, async (password) => {
-          try {
-            return (await prepareImport(app.dataDir, app.store, { bundle, keyPem, password, chain })).material;
-          } catch (error) {
-            // Without a key the rest of the report is still worth having.
-            if (!isCertError(error) || error.code !== 'key_missing') throw error;
-            return { certChainPem: (await importCertificateBundle(bundle, { password })).certChainPem, keyPem: undefined };
+    .action(
+      async (
+        file: string | undefined,
+        options: PasswordOptions & { key?: string; chain: string[]; hostname: string[]; slot?: string; json?: boolean },
+        command: Command,
+      ) => {
+        const app = appliance(command);
+        const policyOf = certPolicy(app.dataDir, app.config, readAdminCaBundle(app.config));
+        const targets: Array<{ slot: CertSlot; label: string; material: { certChainPem: string; keyPem?: string | undefined } }> = [];
+        if (file) {
+          const slot = parseSlot(options.slot);
+          const bundle = new Uint8Array(readInput(file, 'certificate file'));
+          const keyPem = options.key ? readInput(options.key, 'key file').toString('utf8') : undefined;
+          const chain = options.chain.map((path) => new Uint8Array(readInput(path, 'chain file')));
+          const material = await withPassword(options, async (password) => {
+            try {
+              return (await prepareImport(app.dataDir, app.store, { bundle, keyPem, password, chain })).material;
+            } catch (error) {
+              // Without a key the rest of the report is still worth having.
+              if (!isCertError(error) || error.code !== 'key_missing') throw error;
+              return { certChainPem: (await importCertificateBundle(bundle, { password })).certChainPem, keyPem: undefined };
+            }
+          });
+          targets.push({ slot, label: file, material });
+        } else {
+          const slots = options.slot ? [parseSlot(options.slot)] : [...certSlots];
+          for (const slot of slots) {
+            const current = await app.store.current(slot);
+            if (current) targets.push({ slot, label: `the installed ${slotLabel(slot)} certificate`, material: current });
+            const legacy = slot === 'federation' && !current ? readLegacyTlsMaterial(app.dataDir) : undefined;
+            if (legacy) targets.push({ slot, label: legacyTlsPaths(app.dataDir).cert, material: legacy });
           }
-        });
-        targets.push({ slot, label: file, material });
-      } else {
-        const slots = options.slot ? [parseSlot(options.slot)] : [...certSlots];
-        for (const slot of slots) {
-          const current = await app.store.current(slot);
-          if (current) targets.push({ slot, label: `the installed ${slotLabel(slot)} certificate`, material: current });
-          const legacy = slot === 'federation' && !current ? readLegacyTlsMaterial(app.dataDir) : undefined;
-          if (legacy) targets.push({ slot, label: legacyTlsPaths(app.dataDir).cert, material: legacy });
+          if (targets.length === 0) {
+            const which = options.slot ? `${slotLabel(parseSlot(options.slot))} ` : '';
+            throw new CertError('cert_missing', `no ${which}certificate is installed; import one with \`consulate cert import\``);
+          }
         }
-        if (targets.length === 0) {
-          const which = options.slot ? `${slotLabel(parseSlot(options.slot))} ` : '';
-          throw new CertError('cert_missing', `no ${which}certificate is installed; import one with \`consulate cert import\``);
+        let problem: CertError | undefined;
+        const results = [];
+        for (const target of targets) {
+          const policy = policyOf(target.slot);
+          const report = await validateCertificate({
+            leafAndChain: target.material.certChainPem,
+            privateKey: target.material.keyPem,
+            hostnames: options.hostname.length > 0 ? options.hostname : policy.hostnames,
+            trustAnchors: policy.trustAnchors,
+            allowSelfSigned: policy.allowSelfSigned,
+          });
+          results.push({ slot: target.slot, label: target.label, report });
+          problem ??= failure(report, target.label);
         }
-      }
-      let problem: CertError | undefined;
-      const results = [];
-      for (const target of targets) {
-        const policy = policyOf(target.slot);
-        const report = await validateCertificate({
-          leafAndChain: target.material.certChainPem,
-          privateKey: target.material.keyPem,
-          hostnames: options.hostname.length > 0 ? options.hostname : policy.hostnames,
-          trustAnchors: policy.trustAnchors,
-          allowSelfSigned: policy.allowSelfSigned,
-        });
-        results.push({ slot: target.slot, label: target.label, report });
-        problem ??= failure(report, target.label);
-      }
-      if (options.json) {
-        out(JSON.stringify(results.map((r) => ({ slot: r.slot, file: file ?? null, report: reportView(r.report) })), null, 2));
-      } else {
-        results.forEach((r, index) => {
-          if (index > 0) out();
-          const names = options.hostname.length > 0 ? options.hostname : slotHostnames(app.config, r.slot);
-          out(`${r.label}: ${r.report.summary.subject}${names.length > 0 ? `, checked for ${names.join(', ')}` : ''}`);
-          printReport(r.report);
-        });
-      }
-      if (problem) throw problem;
-    });
+        if (options.json) {
+          out(
+            JSON.stringify(
+              results.map((r) => ({ slot: r.slot, file: file ?? null, report: reportView(r.report) })),
+              null,
+              2,
+            ),
+          );
+        } else {
+          results.forEach((r, index) => {
+            if (index > 0) out();
+            const names = options.hostname.length > 0 ? options.hostname : slotHostnames(app.config, r.slot);
+            out(`${r.label}: ${r.report.summary.subject}${names.length > 0 ? `, checked for ${names.join(', ')}` : ''}`);
+            printReport(r.report);
+          });
+        }
+        if (problem) throw problem;
+      },
+    );
 
   cert
     .command('rollback')
@@ -427,7 +466,12 @@ export function addCertCommands(program: Command): void {
       const slot = parseSlot(options.slot);
       const app = appliance(command);
       const result = await app.store.rollback(slot, { force: options.force === true });
-      await audit(app.dataDir, { actor: cliActor, action: 'cert.rollback', target: slot, details: { fingerprint: result.installed.info.fingerprintSha256, force: options.force === true } });
+      await audit(app.dataDir, {
+        actor: cliActor,
+        action: 'cert.rollback',
+        target: slot,
+        details: { fingerprint: result.installed.info.fingerprintSha256, force: options.force === true },
+      });
       out(`the previous ${slotLabel(slot)} certificate is current again:`);
       for (const line of infoLines(result.installed.info)) out(line);
       const failed = result.report.checks.filter((check) => !check.ok);
@@ -459,11 +503,18 @@ export function addCertCommands(program: Command): void {
         algorithm: keyAlgorithm(options.keyType),
         validityDays: days(options.days),
       });
-      if (app) await audit(dataDir, { actor: cliActor, action: 'ca.init', target: created.info.subject, details: { fingerprint: created.info.fingerprintSha256 } });
+      if (app)
+        await audit(dataDir, { actor: cliActor, action: 'ca.init', target: created.info.subject, details: { fingerprint: created.info.fingerprintSha256 } });
       out(`created the organisation CA in ${dir}:`);
       for (const line of infoLines(created.info)) out(line);
-      out(created.sealed ? '  key          sealed with this appliance key-encryption key (ca.key.sealed)' : `  key          ${join(dir, 'ca.key')} (mode 0600): keep it offline`);
-      out(`next: \`consulate ca issue --install${inDataDir ? '' : ` --ca-dir ${dir}`}\`, then give peers \`consulate ca export\` for \`consulate peer set-ca\``);
+      out(
+        created.sealed
+          ? '  key          sealed with this appliance key-encryption key (ca.key.sealed)'
+          : `  key          ${join(dir, 'ca.key')} (mode 0600): keep it offline`,
+      );
+      out(
+        `next: \`consulate ca issue --install${inDataDir ? '' : ` --ca-dir ${dir}`}\`, then give peers \`consulate ca export\` for \`consulate peer set-ca\``,
+      );
     });
 
   ca.command('issue')
@@ -489,9 +540,22 @@ export function addCertCommands(program: Command): void {
         const caFiles = await loadOrgCa(dir, () => resolveKek(dataDir, process.env, { create: false }));
         const csrPem = options.csr ? readInput(options.csr, 'CSR file').toString('utf8') : undefined;
         const hostnames = options.hostname.length > 0 ? options.hostname : csrPem ? undefined : applianceHostnames((app as Appliance).config);
-        if (hostnames !== undefined && hostnames.length === 0) throw new CertError('hostname_invalid', 'no hostname: pass --hostname, or set federation.hostname in the configuration');
-        const issued = await issueServerCertificate({ ca: caFiles, hostnames, csrPem, algorithm: keyAlgorithm(options.keyType), validityDays: days(options.days) });
-        if (app) await audit(dataDir, { actor: cliActor, action: 'ca.issue', target: issued.info.sans.join(','), details: { serial: issued.info.serialNumber, fingerprint: issued.info.fingerprintSha256 } });
+        if (hostnames !== undefined && hostnames.length === 0)
+          throw new CertError('hostname_invalid', 'no hostname: pass --hostname, or set federation.hostname in the configuration');
+        const issued = await issueServerCertificate({
+          ca: caFiles,
+          hostnames,
+          csrPem,
+          algorithm: keyAlgorithm(options.keyType),
+          validityDays: days(options.days),
+        });
+        if (app)
+          await audit(dataDir, {
+            actor: cliActor,
+            action: 'ca.issue',
+            target: issued.info.sans.join(','),
+            details: { serial: issued.info.serialNumber, fingerprint: issued.info.fingerprintSha256 },
+          });
         out(`issued by ${caFiles.info.subject}:`);
         for (const line of infoLines(issued.info)) out(line);
         const outDir = options.outDir ?? (options.install ? undefined : '.');
@@ -513,7 +577,12 @@ export function addCertCommands(program: Command): void {
           // A CA kept outside the data directory is trusted for this install; peers need it too (`ca export`).
           const result = await refusing(slot, false, () => install(app, slot, prepared.material, options.caDir ? [caFiles.certPem] : []));
           await removePendingKey(prepared.pendingKeyPath);
-          await audit(dataDir, { actor: cliActor, action: 'cert.install', target: slot, details: { fingerprint: result.installed.info.fingerprintSha256, subject: result.installed.info.subject, format: 'private-ca' } });
+          await audit(dataDir, {
+            actor: cliActor,
+            action: 'cert.install',
+            target: slot,
+            details: { fingerprint: result.installed.info.fingerprintSha256, subject: result.installed.info.subject, format: 'private-ca' },
+          });
           out(`installed in the ${slotLabel(slot)} slot; ${liveNote}`);
         }
       },

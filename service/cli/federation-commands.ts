@@ -75,7 +75,8 @@ function parseCapabilities(list: string | undefined): Partial<Capabilities> | un
   if (!list) return undefined;
   const names = list.split(',').map((s) => s.trim());
   const known = ['lookup', 'messages', 'files', 'calls'] as const;
-  for (const name of names) if (!(known as readonly string[]).includes(name)) throw new ConsulateError('bad_request', `unknown capability "${name}" (known: ${known.join(', ')})`);
+  for (const name of names)
+    if (!(known as readonly string[]).includes(name)) throw new ConsulateError('bad_request', `unknown capability "${name}" (known: ${known.join(', ')})`);
   return Object.fromEntries(known.map((k) => [k, names.includes(k)])) as Capabilities;
 }
 
@@ -84,7 +85,11 @@ function printPeer(peer: Peer): void {
   out(`  federation   ${peer.federationUrl}`);
   if (peer.fileProxyUrl) out(`  file proxy   ${peer.fileProxyUrl}`);
   if (peer.relay) out(`  relay        ${peer.relay}`);
-  out(`  capabilities ${Object.entries(peer.capabilities).map(([k, v]) => `${k}:${v ? 'on' : 'off'}`).join(' ')}`);
+  out(
+    `  capabilities ${Object.entries(peer.capabilities)
+      .map(([k, v]) => `${k}:${v ? 'on' : 'off'}`)
+      .join(' ')}`,
+  );
   for (const key of peer.keys) out(`  pinned key   ${key.fingerprint}  (${key.source}${key.notAfter ? `, until ${key.notAfter}` : ''})`);
   if (peer.note) out(`  note         ${peer.note}`);
   out(`  added        ${peer.addedAt} by ${peer.addedBy}`);
@@ -104,7 +109,8 @@ export function addFederationCommands(program: Command): void {
     .action(async (options: { out?: string; validDays: string }, command: Command) =>
       withLocal(command, async ({ config, identities }) => {
         const validDays = Number(options.validDays);
-        if (!Number.isInteger(validDays) || validDays < 1 || validDays > 365) throw new ConsulateError('bad_request', '--valid-days must be a whole number from 1 to 365');
+        if (!Number.isInteger(validDays) || validDays < 1 || validDays > 365)
+          throw new ConsulateError('bad_request', '--valid-days must be a whole number from 1 to 365');
         const identity = await identities.active();
         const signed = await createCard(identity, { domain: config.domain, federationUrl: federationUrl(config) }, { validDays });
         if (options.out) writeFileSync(options.out, `${JSON.stringify(signed, null, 2)}\n`);
@@ -177,21 +183,22 @@ export function addFederationCommands(program: Command): void {
     .option('--ca-bundle <file>', 'PEM trust anchors used only for this peer')
     .option('--capabilities <list>', 'comma-separated: lookup,messages,files,calls')
     .option('--note <text>')
-    .action(async (options: { domain: string; federationUrl: string; key: string; caBundle?: string; capabilities?: string; note?: string }, command: Command) =>
-      withLocal(command, async ({ whitelist }) => {
-        const added = await whitelist.add(
-          {
-            domain: options.domain,
-            federationUrl: options.federationUrl,
-            publicKey: options.key,
-            caBundle: options.caBundle ? readFileSync(options.caBundle, 'utf8') : null,
-            capabilities: parseCapabilities(options.capabilities),
-            note: options.note,
-          },
-          cliActor,
-        );
-        printPeer(added);
-      }),
+    .action(
+      async (options: { domain: string; federationUrl: string; key: string; caBundle?: string; capabilities?: string; note?: string }, command: Command) =>
+        withLocal(command, async ({ whitelist }) => {
+          const added = await whitelist.add(
+            {
+              domain: options.domain,
+              federationUrl: options.federationUrl,
+              publicKey: options.key,
+              caBundle: options.caBundle ? readFileSync(options.caBundle, 'utf8') : null,
+              capabilities: parseCapabilities(options.capabilities),
+              note: options.note,
+            },
+            cliActor,
+          );
+          printPeer(added);
+        }),
     );
   for (const [name, state, verb] of [
     ['suspend', 'suspended', 'suspended: links refused, queues kept'],
@@ -261,13 +268,12 @@ export function addFederationCommands(program: Command): void {
         out(key);
       }),
     );
-  apikey
-    .command('list')
-    .action(async (_options: unknown, command: Command) =>
-      withLocal(command, async ({ store }) => {
-        for (const k of new ApiKeys(store.sqlite).list()) out(`${k.id}  ${k.name.padEnd(24)} created ${k.createdAt}${k.revokedAt ? `  REVOKED ${k.revokedAt}` : ''}`);
-      }),
-    );
+  apikey.command('list').action(async (_options: unknown, command: Command) =>
+    withLocal(command, async ({ store }) => {
+      for (const k of new ApiKeys(store.sqlite).list())
+        out(`${k.id}  ${k.name.padEnd(24)} created ${k.createdAt}${k.revokedAt ? `  REVOKED ${k.revokedAt}` : ''}`);
+    }),
+  );
   apikey
     .command('revoke')
     .argument('<id>')
@@ -279,13 +285,12 @@ export function addFederationCommands(program: Command): void {
     );
 
   const keys = program.command('keys').description('this appliance identity key');
-  keys
-    .command('show')
-    .action(async (_options: unknown, command: Command) =>
-      withLocal(command, async ({ identities }) => {
-        for (const key of await identities.history()) out(`${key.fingerprint}  ${key.status.padEnd(8)} created ${key.createdAt}${key.retiredAt ? `, retired ${key.retiredAt}` : ''}`);
-      }),
-    );
+  keys.command('show').action(async (_options: unknown, command: Command) =>
+    withLocal(command, async ({ identities }) => {
+      for (const key of await identities.history())
+        out(`${key.fingerprint}  ${key.status.padEnd(8)} created ${key.createdAt}${key.retiredAt ? `, retired ${key.retiredAt}` : ''}`);
+    }),
+  );
   keys
     .command('rotate')
     .description('make a new identity key; a running service announces it to connected peers, signed by the old key')

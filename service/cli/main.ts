@@ -37,9 +37,7 @@ function addConfigFlags(command: Command): Command {
 function flagValues(options: Record<string, unknown>): Record<string, string | undefined> {
   const flags: Record<string, string | undefined> = {};
   for (const key of configKeys()) {
-    const attr = key.flag
-      .slice(2)
-      .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const attr = key.flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const value = options[attr];
     if (typeof value === 'string') flags[key.path] = value;
   }
@@ -62,7 +60,10 @@ async function serve(global: GlobalOptions, options: Record<string, unknown>): P
     if (hasParent() && isConsulateError(error)) notifyParent({ type: 'fatal', code: error.code, message: error.message });
     throw error;
   }
-  logger.info({ adminUrl: service.adminUrl, homeUrl: service.homeUrl, loginUrl: service.loginUrl, domain: config.domain, dataDir, version }, `Consulate ${version} is running. Admin GUI: ${service.loginUrl}`);
+  logger.info(
+    { adminUrl: service.adminUrl, homeUrl: service.homeUrl, loginUrl: service.loginUrl, domain: config.domain, dataDir, version },
+    `Consulate ${version} is running. Admin GUI: ${service.loginUrl}`,
+  );
   if (hasParent()) notifyParent({ type: 'ready', adminUrl: service.adminUrl, loginToken: service.loginToken, version });
   installShutdown(service, logger);
 }
@@ -145,7 +146,8 @@ export function buildProgram(): Command {
     .option('--scenario <name>', 'run a scripted exchange and exit: smoke')
     .action(async (options: { scenario?: string }, command: Command) => {
       const { Demo, smokeScenario } = await import('../demo/demo.js');
-      if (options.scenario !== undefined && options.scenario !== 'smoke') throw new ConsulateError('bad_request', `unknown scenario "${options.scenario}" (known: smoke)`);
+      if (options.scenario !== undefined && options.scenario !== 'smoke')
+        throw new ConsulateError('bad_request', `unknown scenario "${options.scenario}" (known: smoke)`);
       const global = command.optsWithGlobals() as GlobalOptions;
       const print = (line: string) => process.stdout.write(`${line}\n`);
       const logger = createLogger({ level: options.scenario ? 'error' : 'warn', destination: process.stderr });

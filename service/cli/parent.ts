@@ -1,7 +1,5 @@
 /** Messages to a supervising parent (child_process.fork or Electron's utilityProcess). */
-export type ParentMessage =
-  | { type: 'ready'; adminUrl: string; loginToken: string; version: string }
-  | { type: 'fatal'; code: string; message: string };
+export type ParentMessage = { type: 'ready'; adminUrl: string; loginToken: string; version: string } | { type: 'fatal'; code: string; message: string };
 
 interface ParentPort {
   postMessage(message: unknown): void;

@@ -25,7 +25,9 @@ const manifestName = 'manifest.jsonl';
 const genesis = '0'.repeat(64);
 
 function chainHash(prevHash: string, entry: Omit<ManifestEntry, 'hash' | 'prevHash'>): string {
-  return createHash('sha256').update(JSON.stringify([prevHash, entry.segment, entry.records, entry.bytes, entry.sha256, entry.closedAt])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([prevHash, entry.segment, entry.records, entry.bytes, entry.sha256, entry.closedAt]))
+    .digest('hex');
 }
 
 /**
@@ -80,7 +82,10 @@ export class EnvelopeArchive {
 
   #open(): void {
     // A segment left open by a crash is closed into the manifest first, as it is.
-    for (const name of readdirSync(this.#dir).filter((n) => n.endsWith('.open.jsonl')).sort()) this.#closeOrphan(name);
+    for (const name of readdirSync(this.#dir)
+      .filter((n) => n.endsWith('.open.jsonl'))
+      .sort())
+      this.#closeOrphan(name);
     this.#segment = `segment-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}.open.jsonl`;
     this.#fd = openSync(join(this.#dir, this.#segment), 'a', 0o600);
     this.#bytes = 0;
@@ -140,7 +145,8 @@ export class EnvelopeArchive {
     const entries = this.manifest();
     for (const entry of entries) {
       const { hash, prevHash, ...base } = entry;
-      if (prevHash !== prev || chainHash(prevHash, base) !== hash) throw new ConsulateError('archive_tampered', `the manifest chain breaks at ${entry.segment}`);
+      if (prevHash !== prev || chainHash(prevHash, base) !== hash)
+        throw new ConsulateError('archive_tampered', `the manifest chain breaks at ${entry.segment}`);
       const path = join(this.#dir, entry.segment);
       if (!existsSync(path)) throw new ConsulateError('archive_tampered', `segment ${entry.segment} is missing`);
       const data = readFileSync(path);

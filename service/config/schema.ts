@@ -67,7 +67,12 @@ export const configSchema = z.strictObject({
       /** Days delivery records (who sent what to which domain, when) are kept; 0 = deleted on delivery. */
       metadataRetentionDays: z.number().int().min(0).max(3650).default(30),
       /** Hours the ids of received envelopes are kept to refuse duplicates (at least the senders' retry window). */
-      dedupeHours: z.number().int().min(1).max(24 * 365).default(168),
+      dedupeHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 365)
+        .default(168),
       archive: z
         .strictObject({
           /** Archive every federated envelope (ciphertext and metadata) to hash-chained segment files. */

@@ -68,7 +68,14 @@ export class Demo {
       const issued = await issueServerCertificate({ ca, hostnames: ['localhost', '127.0.0.1'], validityDays: 30 });
       writeFileSync(join(dataDir, 'tls', 'federation.crt'), issued.chainPem);
       writeFileSync(join(dataDir, 'tls', 'federation.key'), issued.keyPem ?? '', { mode: 0o600 });
-      const side: DemoSide = { domain, dataDir, federationPort: await freePort(), service: undefined as unknown as Service, home: undefined as unknown as ReferenceHome, apiKey: '' };
+      const side: DemoSide = {
+        domain,
+        dataDir,
+        federationPort: await freePort(),
+        service: undefined as unknown as Service,
+        home: undefined as unknown as ReferenceHome,
+        apiKey: '',
+      };
       this.sides.set(domain, side);
       await this.startSide(domain);
       side.apiKey = side.service.apiKeys.create('demo home').key;
@@ -133,7 +140,10 @@ export async function smokeScenario(demo: Demo, print: (line: string) => void): 
 
   const first = await a.home.send('alice@a.demo', 'bob@b.demo', 'Hello Bob, from Alice');
   let got = await b.home.receive('bob@b.demo', 1);
-  step(got.length === 1 && got[0]?.id === first && got[0].text === 'Hello Bob, from Alice' && got[0].external && got[0].origin === 'a.demo', 'bob received alice’s message once, marked external from a.demo, and decrypted it');
+  step(
+    got.length === 1 && got[0]?.id === first && got[0].text === 'Hello Bob, from Alice' && got[0].external && got[0].origin === 'a.demo',
+    'bob received alice’s message once, marked external from a.demo, and decrypted it',
+  );
 
   const reply = await b.home.send('bob@b.demo', 'alice@a.demo', 'Hi Alice!');
   got = await a.home.receive('alice@a.demo', 1);
@@ -143,7 +153,10 @@ export async function smokeScenario(demo: Demo, print: (line: string) => void): 
   got = await b.home.receive('bob@b.demo', 1);
   const recall = await a.home.recall(oops, 'alice@a.demo');
   const recalled = await b.home.receive('bob@b.demo', 1);
-  step(got[0]?.id === oops && recall.recallSentTo.includes('b.demo') && recalled[0]?.type === 'recall' && recalled[0].ref === oops, 'alice recalled a delivered message; bob’s home got the recall event');
+  step(
+    got[0]?.id === oops && recall.recallSentTo.includes('b.demo') && recalled[0]?.type === 'recall' && recalled[0].ref === oops,
+    'alice recalled a delivered message; bob’s home got the recall event',
+  );
 
   await demo.stopSide('b.demo');
   print('  (b.demo stopped)');
@@ -153,5 +166,8 @@ export async function smokeScenario(demo: Demo, print: (line: string) => void): 
   print('  (b.demo restarted)');
   got = await b.home.receive('bob@b.demo', 1, 20_000);
   const extra = await b.home.receive('bob@b.demo', 1, 1500);
-  step(got.length === 1 && got[0]?.id === away && got[0].text === 'While you were away' && extra.length === 0, 'after the restart bob received the queued message exactly once and decrypted it');
+  step(
+    got.length === 1 && got[0]?.id === away && got[0].text === 'While you were away' && extra.length === 0,
+    'after the restart bob received the queued message exactly once and decrypted it',
+  );
 }

@@ -51,7 +51,9 @@ export class ReferenceHome {
   }
 
   async lookup(address: string): Promise<{ status: string; displayName?: string; keyBundle?: string }> {
-    const { results } = await this.call<{ results: Array<{ status: string; displayName?: string; keyBundle?: string }> }>('POST', '/v1/lookup', { users: [address] });
+    const { results } = await this.call<{ results: Array<{ status: string; displayName?: string; keyBundle?: string }> }>('POST', '/v1/lookup', {
+      users: [address],
+    });
     return results[0] as { status: string };
   }
 
@@ -75,7 +77,11 @@ export class ReferenceHome {
   }
 
   /** Waits for inbound items, decrypting messages with the sender's looked-up key; acknowledges them. */
-  async receive(user: string, count: number, timeoutMs = 15_000): Promise<Array<{ id: string; type: string; from: string; origin: string; external: boolean; text?: string; ref?: string }>> {
+  async receive(
+    user: string,
+    count: number,
+    timeoutMs = 15_000,
+  ): Promise<Array<{ id: string; type: string; from: string; origin: string; external: boolean; text?: string; ref?: string }>> {
     const sodium = await loadSodium();
     const me = this.#keys.get(user);
     if (!me) throw new Error(`${user} is not a user of this home`);
@@ -89,9 +95,19 @@ export class ReferenceHome {
           const sender = await this.lookup(item.from);
           const bytes = Buffer.from(item.body, 'base64');
           const nonce = bytes.subarray(0, sodium.crypto_box_NONCEBYTES);
-          text = sodium.to_string(sodium.crypto_box_open_easy(bytes.subarray(sodium.crypto_box_NONCEBYTES), nonce, Buffer.from(sender.keyBundle ?? '', 'base64'), me.secretKey));
+          text = sodium.to_string(
+            sodium.crypto_box_open_easy(bytes.subarray(sodium.crypto_box_NONCEBYTES), nonce, Buffer.from(sender.keyBundle ?? '', 'base64'), me.secretKey),
+          );
         }
-        out.push({ id: item.id, type: item.type, from: item.from, origin: item.origin, external: item.external, ...(text !== undefined ? { text } : {}), ...(item.ref ? { ref: item.ref } : {}) });
+        out.push({
+          id: item.id,
+          type: item.type,
+          from: item.from,
+          origin: item.origin,
+          external: item.external,
+          ...(text !== undefined ? { text } : {}),
+          ...(item.ref ? { ref: item.ref } : {}),
+        });
       }
       if (items.length) await this.call('POST', '/v1/inbound/ack', { ids: items.map((i) => i.id) });
     }

@@ -78,7 +78,10 @@ export function federationRoutes(router: Router<AdminState>, service: Service): 
     const body = parseBody(cardImportRequest, ctx.request.body);
     const { card, fingerprint } = await verifyCard(parseCard(body.card));
     if (body.confirmFingerprint.trim().toLowerCase() !== fingerprint) {
-      throw new ConsulateError('fingerprint_mismatch', `the confirmed fingerprint does not match the card's (${fingerprint}); compare it with the peer's admin again`);
+      throw new ConsulateError(
+        'fingerprint_mismatch',
+        `the confirmed fingerprint does not match the card's (${fingerprint}); compare it with the peer's admin again`,
+      );
     }
     const { peer, created } = await service.whitelist.importCard(card, actor, {
       ...(body.replaceKey !== undefined ? { replaceKey: body.replaceKey } : {}),
@@ -145,7 +148,8 @@ export function federationRoutes(router: Router<AdminState>, service: Service): 
   router.delete('/queues/:peer', (ctx) => {
     const peer = ctx.params['peer'] as string;
     const { confirm } = parseBody(queuePurgeRequest, ctx.request.body);
-    if (confirm !== peer) throw new ConsulateError('confirmation_required', `purging deletes every envelope waiting for ${peer}; confirm by giving the domain name`);
+    if (confirm !== peer)
+      throw new ConsulateError('confirmation_required', `purging deletes every envelope waiting for ${peer}; confirm by giving the domain name`);
     const purged = service.queue.purgeQueue(peer, Date.now(), service.config.domain);
     service.logger.warn({ peer, purged, actor }, 'queue purged by the administrator; senders were told');
     ctx.body = { purged };

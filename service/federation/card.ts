@@ -66,7 +66,11 @@ export function parseCard(input: string): Card {
   const result = signedCard.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    if (issue?.path[0] === 'v') throw new ConsulateError('card_version', `card version ${JSON.stringify((json as { v?: unknown }).v)} is not supported (this Consulate reads version ${cardVersion})`);
+    if (issue?.path[0] === 'v')
+      throw new ConsulateError(
+        'card_version',
+        `card version ${JSON.stringify((json as { v?: unknown }).v)} is not supported (this Consulate reads version ${cardVersion})`,
+      );
     throw new ConsulateError('card_malformed', `card field ${issue?.path.join('.') || '?'}: ${issue?.message ?? 'invalid'}`);
   }
   return result.data;
@@ -80,9 +84,11 @@ export interface VerifiedCard {
 /** Checks signature (by the key the card carries), expiry and field syntax. */
 export async function verifyCard(card: Card, now = new Date()): Promise<VerifiedCard> {
   const { sig, ...body } = card;
-  if (!(await verify(body.publicKey, signedBytes(body), sig))) throw new ConsulateError('card_bad_signature', 'the card signature does not verify: it was altered or not made by the key it names');
+  if (!(await verify(body.publicKey, signedBytes(body), sig)))
+    throw new ConsulateError('card_bad_signature', 'the card signature does not verify: it was altered or not made by the key it names');
   if (Date.parse(body.expires) < now.getTime()) throw new ConsulateError('card_expired', `the card expired on ${body.expires}; ask the peer for a fresh one`);
-  if (Date.parse(body.issued) > now.getTime() + 10 * 60_000) throw new ConsulateError('card_not_yet_valid', `the card is issued in the future (${body.issued}); check both clocks`);
+  if (Date.parse(body.issued) > now.getTime() + 10 * 60_000)
+    throw new ConsulateError('card_not_yet_valid', `the card is issued in the future (${body.issued}); check both clocks`);
   normaliseDomain(body.domain);
   normaliseHttpsUrl(body.federationUrl, 'federationUrl');
   if (body.fileProxyUrl) normaliseHttpsUrl(body.fileProxyUrl, 'fileProxyUrl');

@@ -68,38 +68,45 @@ export async function checkPeer(options: DoctorOptions): Promise<DoctorStep[]> {
   });
   if (!address) return steps;
 
-  const tcp = await timed('tcp', () =>
-    new Promise<{ message: string; value: true }>((resolve, reject) => {
-      const socket = netConnect({ host: address, port, timeout: timeoutMs });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve({ message: `connected to ${address}:${port}`, value: true });
-      });
-      socket.once('timeout', () => {
-        socket.destroy();
-        reject(new LinkError('timeout', `no TCP answer from ${address}:${port} within ${timeoutMs} ms`));
-      });
-      socket.once('error', (error) => reject(new LinkError('peer_unreachable', `TCP to ${address}:${port} failed: ${error.message}`)));
-    }),
+  const tcp = await timed(
+    'tcp',
+    () =>
+      new Promise<{ message: string; value: true }>((resolve, reject) => {
+        const socket = netConnect({ host: address, port, timeout: timeoutMs });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve({ message: `connected to ${address}:${port}`, value: true });
+        });
+        socket.once('timeout', () => {
+          socket.destroy();
+          reject(new LinkError('timeout', `no TCP answer from ${address}:${port} within ${timeoutMs} ms`));
+        });
+        socket.once('error', (error) => reject(new LinkError('peer_unreachable', `TCP to ${address}:${port} failed: ${error.message}`)));
+      }),
   );
   if (!tcp) return steps;
 
   const ca = trustAnchors([...(options.caBundle ?? []), ...(options.peer.caBundle ? [options.peer.caBundle] : [])]);
-  const tlsOk = await timed('tls', () =>
-    new Promise<{ message: string; value: true }>((resolve, reject) => {
-      const socket = tlsConnect({ host: address, port, ca, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
-      socket.once('secureConnect', () => {
-        const cert: PeerCertificate = socket.getPeerCertificate();
-        socket.destroy();
-        const days = Math.floor((Date.parse(cert.valid_to) - Date.now()) / 86_400_000);
-        resolve({ message: `certificate for ${cert.subject?.CN ?? host} issued by ${cert.issuer?.CN ?? '?'} valid, ${days} days left (${socket.getProtocol() ?? 'TLS'})`, value: true });
-      });
-      socket.once('timeout', () => {
-        socket.destroy();
-        reject(new LinkError('timeout', 'TLS handshake timed out'));
-      });
-      socket.once('error', (error) => reject(new LinkError('tls_failed', `TLS to ${host}:${port}: ${error.message}`)));
-    }),
+  const tlsOk = await timed(
+    'tls',
+    () =>
+      new Promise<{ message: string; value: true }>((resolve, reject) => {
+        const socket = tlsConnect({ host: address, port, ca, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
+        socket.once('secureConnect', () => {
+          const cert: PeerCertificate = socket.getPeerCertificate();
+          socket.destroy();
+          const days = Math.floor((Date.parse(cert.valid_to) - Date.now()) / 86_400_000);
+          resolve({
+            message: `certificate for ${cert.subject?.CN ?? host} issued by ${cert.issuer?.CN ?? '?'} valid, ${days} days left (${socket.getProtocol() ?? 'TLS'})`,
+            value: true,
+          });
+        });
+        socket.once('timeout', () => {
+          socket.destroy();
+          reject(new LinkError('timeout', 'TLS handshake timed out'));
+        });
+        socket.once('error', (error) => reject(new LinkError('tls_failed', `TLS to ${host}:${port}: ${error.message}`)));
+      }),
   );
   if (!tlsOk) return steps;
 
@@ -135,9 +142,19 @@ export async function checkPeer(options: DoctorOptions): Promise<DoctorStep[]> {
           waiters.push(resolve);
           closeWaiters.push(reject);
         });
-      const ciphers = await initiate((m) => socket.send(m), receive, { identity: options.identity, ownDomain: options.ownDomain, peerDomain: options.peer.domain, peerKey: pinned.publicKey });
+      const ciphers = await initiate((m) => socket.send(m), receive, {
+        identity: options.identity,
+        ownDomain: options.ownDomain,
+        peerDomain: options.peer.domain,
+        peerKey: pinned.publicKey,
+      });
       socket.removeAllListeners('message');
-      const session = new LinkSession(socket, { peerDomain: options.peer.domain, direction: 'outbound', ciphers, handler: async () => Promise.reject(new LinkError('unknown_frame', 'doctor serves nothing')) });
+      const session = new LinkSession(socket, {
+        peerDomain: options.peer.domain,
+        direction: 'outbound',
+        ciphers,
+        handler: async () => Promise.reject(new LinkError('unknown_frame', 'doctor serves nothing')),
+      });
       const rtt = await session.ping();
       session.goaway('shutting_down', 'doctor check done');
       return { message: `Noise IK with the pinned key ${pinned.fingerprint} succeeded, round trip ${rtt.toFixed(1)} ms`, value: ciphers.peerTime };

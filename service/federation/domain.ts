@@ -20,6 +20,7 @@ export function normaliseHttpsUrl(input: string, field: string): string {
     throw new ConsulateError('invalid_url', `${field}: "${input}" is not a URL`);
   }
   if (url.protocol !== 'https:') throw new ConsulateError('invalid_url', `${field}: must use https (got ${url.protocol.replace(':', '')})`);
-  if (url.username || url.password || url.search || url.hash) throw new ConsulateError('invalid_url', `${field}: must not carry credentials, a query or a fragment`);
+  if (url.username || url.password || url.search || url.hash)
+    throw new ConsulateError('invalid_url', `${field}: must not carry credentials, a query or a fragment`);
   return url.toString().replace(/\/$/, '');
 }

@@ -44,8 +44,18 @@ export function inboundHandlers(options: InboundOptions): FrameHandlers {
   const buckets = new Map<string, TokenBucket>();
   // '*': another process (the CLI) changed the store; forget every cached entry.
   whitelist.on('changed', (domain) => (domain === '*' ? peers.clear() : peers.delete(domain)));
-  const received = new Counter({ name: 'consulate_envelopes_received_total', help: 'Envelopes stored from peers.', labelNames: ['peer'], registers: [options.metrics] });
-  const refused = new Counter({ name: 'consulate_envelopes_refused_total', help: 'Envelopes refused from peers, by code.', labelNames: ['peer', 'code'], registers: [options.metrics] });
+  const received = new Counter({
+    name: 'consulate_envelopes_received_total',
+    help: 'Envelopes stored from peers.',
+    labelNames: ['peer'],
+    registers: [options.metrics],
+  });
+  const refused = new Counter({
+    name: 'consulate_envelopes_refused_total',
+    help: 'Envelopes refused from peers, by code.',
+    labelNames: ['peer', 'code'],
+    registers: [options.metrics],
+  });
 
   async function peerOf(session: LinkSession): Promise<Peer> {
     let peer = peers.get(session.peerDomain);
@@ -67,9 +77,7 @@ export function inboundHandlers(options: InboundOptions): FrameHandlers {
       if (!peer.capabilities.lookup) throw new LinkError('capability_denied', `look-ups are not enabled for ${peer.domain}`);
       const results = frame.users.map((user) => {
         const entry = domainOf(user) === ownDomain ? directory.get(user) : undefined;
-        return entry
-          ? { user, found: true, displayName: entry.displayName, keyBundle: entry.keyBundle, updated: entry.updatedAt }
-          : { user, found: false };
+        return entry ? { user, found: true, displayName: entry.displayName, keyBundle: entry.keyBundle, updated: entry.updatedAt } : { user, found: false };
       });
       return { t: 'lookup.ok', id: frame.id, results };
     },
@@ -97,7 +105,11 @@ export function inboundHandlers(options: InboundOptions): FrameHandlers {
         t: 'ack',
         id: frame.id,
         stored: [],
-        rejected: frame.envelopes.map((e) => ({ id: e.id, code: 'out_of_order', reason: `batch ${frame.prev} before this one was not taken whole; send again from the oldest` })),
+        rejected: frame.envelopes.map((e) => ({
+          id: e.id,
+          code: 'out_of_order',
+          reason: `batch ${frame.prev} before this one was not taken whole; send again from the oldest`,
+        })),
       };
     }
     chains.delete(session);

@@ -65,8 +65,18 @@ export class EnvelopeRouter {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     const queue = options.queue;
-    this.#sent = new Counter({ name: 'consulate_envelopes_delivered_total', help: 'Envelopes a peer acknowledged as stored.', labelNames: ['peer'], registers: [options.metrics] });
-    this.#failed = new Counter({ name: 'consulate_envelopes_undeliverable_total', help: 'Envelopes given up on, by peer and code.', labelNames: ['peer', 'code'], registers: [options.metrics] });
+    this.#sent = new Counter({
+      name: 'consulate_envelopes_delivered_total',
+      help: 'Envelopes a peer acknowledged as stored.',
+      labelNames: ['peer'],
+      registers: [options.metrics],
+    });
+    this.#failed = new Counter({
+      name: 'consulate_envelopes_undeliverable_total',
+      help: 'Envelopes given up on, by peer and code.',
+      labelNames: ['peer', 'code'],
+      registers: [options.metrics],
+    });
     this.#batchLatency = new Histogram({
       name: 'consulate_deliver_batch_seconds',
       help: 'Time from sending a deliver batch to its ack.',
@@ -128,7 +138,9 @@ export class EnvelopeRouter {
       if (seen.has(envelope.id)) throw new ConsulateError('duplicate_id', `envelope ${envelope.id} appears twice in this request`);
       seen.add(envelope.id);
       if (domainOf(envelope.from) !== this.#o.ownDomain || !this.#o.isLocalUser(envelope.from)) {
-        throw new ConsulateError('unknown_sender', `envelope ${envelope.id}: from ${envelope.from} is not a user in this appliance's directory`, { status: 403 });
+        throw new ConsulateError('unknown_sender', `envelope ${envelope.id}: from ${envelope.from} is not a user in this appliance's directory`, {
+          status: 403,
+        });
       }
       const sender = previous.get(envelope.id);
       if (sender !== undefined) {
@@ -139,7 +151,8 @@ export class EnvelopeRouter {
       const byPeer = new Map<string, string[]>();
       for (const to of envelope.to) {
         const domain = domainOf(to);
-        if (domain === this.#o.ownDomain) throw new ConsulateError('not_remote', `envelope ${envelope.id}: ${to} is a local user; the home delivers those itself`);
+        if (domain === this.#o.ownDomain)
+          throw new ConsulateError('not_remote', `envelope ${envelope.id}: ${to} is a local user; the home delivers those itself`);
         const list = byPeer.get(domain);
         if (list) list.push(to);
         else byPeer.set(domain, [to]);
@@ -149,13 +162,20 @@ export class EnvelopeRouter {
         const peer = await this.#peer(domain);
         if (!peer) throw new ConsulateError('not_whitelisted', `envelope ${envelope.id}: ${domain} is not on the whitelist`, { status: 403 });
         const capability = envelope.type === 'call' ? 'calls' : 'messages';
-        if (!peer.capabilities[capability]) throw new ConsulateError('capability_denied', `envelope ${envelope.id}: ${capability} are not enabled for ${domain}`, { status: 403 });
+        if (!peer.capabilities[capability])
+          throw new ConsulateError('capability_denied', `envelope ${envelope.id}: ${capability} are not enabled for ${domain}`, { status: 403 });
         if (envelope.body.length > peer.limits.maxEnvelopeBytes) {
-          throw new ConsulateError('too_large', `envelope ${envelope.id}: body of ${envelope.body.length} bytes exceeds ${peer.limits.maxEnvelopeBytes} for ${domain}`, { status: 413 });
+          throw new ConsulateError(
+            'too_large',
+            `envelope ${envelope.id}: body of ${envelope.body.length} bytes exceeds ${peer.limits.maxEnvelopeBytes} for ${domain}`,
+            { status: 413 },
+          );
         }
         const queued = (pending.get(domain) ?? 0) + 1;
         if (this.#o.queue.depth(domain) + queued > peer.limits.outboxMax) {
-          throw new ConsulateError('queue_full', `the queue for ${domain} holds ${this.#o.queue.depth(domain)} envelopes, its limit; try again later`, { status: 503 });
+          throw new ConsulateError('queue_full', `the queue for ${domain} holds ${this.#o.queue.depth(domain)} envelopes, its limit; try again later`, {
+            status: 503,
+          });
         }
         pending.set(domain, queued);
         routes.push({ peer: domain, recipients });
@@ -163,7 +183,9 @@ export class EnvelopeRouter {
       items.push({ envelope, routes });
     }
     // Archived before it is committed: a crash in between leaves a duplicate record, never a gap.
-    this.#o.archive?.append(items.flatMap((item) => item.routes.map((r) => ({ direction: 'out' as const, peer: r.peer, envelope: item.envelope, at: this.#now() }))));
+    this.#o.archive?.append(
+      items.flatMap((item) => item.routes.map((r) => ({ direction: 'out' as const, peer: r.peer, envelope: item.envelope, at: this.#now() }))),
+    );
     this.#o.queue.enqueue(items, this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
     for (const item of items) for (const route of item.routes) this.kick(route.peer);
     return { accepted: items.map((i) => i.envelope.id), duplicates };
@@ -281,7 +303,13 @@ export class EnvelopeRouter {
       const ack = await session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
       this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
       const final = ack.rejected.filter((r) => !retryable.has(r.code));
-      queue.settle(peer, ack.stored, final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })), this.#now(), this.#o.ownDomain);
+      queue.settle(
+        peer,
+        ack.stored,
+        final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })),
+        this.#now(),
+        this.#o.ownDomain,
+      );
       this.#sent.inc({ peer }, ack.stored.length);
       for (const r of final) {
         this.#failed.inc({ peer, code: r.code });
@@ -290,7 +318,8 @@ export class EnvelopeRouter {
       if (ack.retryAfterMs !== undefined || ack.rejected.length > final.length) {
         // out_of_order alone: an earlier batch of the chain was refused, which set its own wait.
         const onlyOrder = ack.retryAfterMs === undefined && ack.rejected.every((r) => r.code === 'out_of_order' || !retryable.has(r.code));
-        if (!onlyOrder) queue.setRetryState(peer, 1, this.#now() + (ack.retryAfterMs ?? 1000), ack.rejected.find((r) => retryable.has(r.code))?.code ?? 'rate_limited');
+        if (!onlyOrder)
+          queue.setRetryState(peer, 1, this.#now() + (ack.retryAfterMs ?? 1000), ack.rejected.find((r) => retryable.has(r.code))?.code ?? 'rate_limited');
         return false;
       }
       return true;

@@ -20,8 +20,17 @@ export const limitsSchema = z.strictObject({
   /** Inbound envelopes per second (token bucket refill). */
   ratePerSecond: z.number().int().min(1).max(1_000_000).default(50_000),
   // At most 8 MiB so one envelope with its fields always fits a 16 MiB link frame.
-  maxEnvelopeBytes: z.number().int().min(256).max(8 * 1024 * 1024).default(256 * 1024),
-  maxFileBytes: z.number().int().min(0).default(100 * 1024 * 1024),
+  maxEnvelopeBytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(8 * 1024 * 1024)
+    .default(256 * 1024),
+  maxFileBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(100 * 1024 * 1024),
   /** Envelopes waiting for this peer before the home gets queue_full. */
   outboxMax: z.number().int().min(1).default(1_000_000),
 });
@@ -98,7 +107,12 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
   async list(): Promise<Peer[]> {
     const rows = await this.#db.selectFrom('peers').selectAll().orderBy('domain').execute();
     const keys = await this.#db.selectFrom('peer_keys').selectAll().orderBy('addedAt').execute();
-    return rows.map((row) => toPeer(row, keys.filter((k) => k.domain === row.domain)));
+    return rows.map((row) =>
+      toPeer(
+        row,
+        keys.filter((k) => k.domain === row.domain),
+      ),
+    );
   }
 
   async get(domain: string): Promise<Peer | undefined> {
@@ -125,7 +139,8 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
   async add(input: PeerInput, actor: string, source: PinnedKey['source'] = 'admin', cardIssued: string | null = null): Promise<Peer> {
     const domain = normaliseDomain(input.domain);
     if (domain === this.#ownDomain) throw new ConsulateError('peer_is_self', `${domain} is this appliance's own domain`);
-    if (await this.get(domain)) throw new ConsulateError('peer_exists', `${domain} is already on the whitelist; use update or import its card again`, { status: 409 });
+    if (await this.get(domain))
+      throw new ConsulateError('peer_exists', `${domain} is already on the whitelist; use update or import its card again`, { status: 409 });
     if (!/^[A-Za-z0-9_-]{43}$/.test(input.publicKey)) throw new ConsulateError('invalid_key', 'publicKey must be a base64url Ed25519 public key');
     const now = this.#now().toISOString();
     const row: PeerTable = {
@@ -156,11 +171,23 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
    * Adds or refreshes a peer from a verified card (an admin act). A card whose key is not
    * pinned for an existing peer is refused unless the admin explicitly replaces the key.
    */
-  async importCard(card: Card, actor: string, options: { replaceKey?: boolean; capabilities?: Partial<Capabilities>; note?: string } = {}): Promise<{ peer: Peer; created: boolean }> {
+  async importCard(
+    card: Card,
+    actor: string,
+    options: { replaceKey?: boolean; capabilities?: Partial<Capabilities>; note?: string } = {},
+  ): Promise<{ peer: Peer; created: boolean }> {
     const existing = await this.get(card.domain);
     if (!existing) {
       const peer = await this.add(
-        { domain: card.domain, federationUrl: card.federationUrl, fileProxyUrl: card.fileProxyUrl, relay: card.relay, publicKey: card.publicKey, capabilities: options.capabilities, note: options.note },
+        {
+          domain: card.domain,
+          federationUrl: card.federationUrl,
+          fileProxyUrl: card.fileProxyUrl,
+          relay: card.relay,
+          publicKey: card.publicKey,
+          capabilities: options.capabilities,
+          note: options.note,
+        },
         actor,
         'card',
         card.issued,
@@ -193,7 +220,10 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
         .execute();
       if (!pinned) {
         await trx.deleteFrom('peer_keys').where('domain', '=', existing.domain).execute();
-        await trx.insertInto('peer_keys').values({ domain: existing.domain, publicKey: card.publicKey, notAfter: null, source: 'card', addedAt: now }).execute();
+        await trx
+          .insertInto('peer_keys')
+          .values({ domain: existing.domain, publicKey: card.publicKey, notAfter: null, source: 'card', addedAt: now })
+          .execute();
       }
       await appendAudit(
         trx,
@@ -207,7 +237,15 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
 
   async update(
     domain: string,
-    patch: { capabilities?: Partial<Capabilities>; limits?: Partial<PeerLimits>; note?: string; federationUrl?: string; fileProxyUrl?: string | null; relay?: string | null; caBundle?: string | null },
+    patch: {
+      capabilities?: Partial<Capabilities>;
+      limits?: Partial<PeerLimits>;
+      note?: string;
+      federationUrl?: string;
+      fileProxyUrl?: string | null;
+      relay?: string | null;
+      caBundle?: string | null;
+    },
     actor: string,
   ): Promise<Peer> {
     const peer = await this.require(domain);
@@ -248,7 +286,11 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
         .values({ domain: peer.domain, publicKey, notAfter: options.notAfter ?? null, source: options.source, addedAt: now })
         .onConflict((oc) => oc.columns(['domain', 'publicKey']).doUpdateSet({ notAfter: options.notAfter ?? null }))
         .execute();
-      await appendAudit(trx, { actor, action: 'peer.pin_key', target: peer.domain, details: { fingerprint: fingerprintOf(publicKey), source: options.source } }, this.#now());
+      await appendAudit(
+        trx,
+        { actor, action: 'peer.pin_key', target: peer.domain, details: { fingerprint: fingerprintOf(publicKey), source: options.source } },
+        this.#now(),
+      );
     });
     this.emit('changed', peer.domain);
   }
@@ -258,7 +300,11 @@ export class Whitelist extends EventEmitter<{ changed: [domain: string] }> {
     const peer = await this.require(domain);
     await this.#db.transaction().execute(async (trx) => {
       await trx.updateTable('peer_keys').set({ notAfter }).where('domain', '=', peer.domain).where('publicKey', '=', publicKey).execute();
-      await appendAudit(trx, { actor, action: 'peer.key_grace', target: peer.domain, details: { fingerprint: fingerprintOf(publicKey), notAfter } }, this.#now());
+      await appendAudit(
+        trx,
+        { actor, action: 'peer.key_grace', target: peer.domain, details: { fingerprint: fingerprintOf(publicKey), notAfter } },
+        this.#now(),
+      );
     });
     this.emit('changed', peer.domain);
   }

@@ -28,7 +28,11 @@ export class ApiKeys {
 
   reload(): void {
     this.#cache.clear();
-    for (const row of this.db.prepare('select id, secretHash, revokedAt from api_keys').all() as Array<{ id: string; secretHash: string; revokedAt: string | null }>) {
+    for (const row of this.db.prepare('select id, secretHash, revokedAt from api_keys').all() as Array<{
+      id: string;
+      secretHash: string;
+      revokedAt: string | null;
+    }>) {
       this.#cache.set(row.id, { hash: row.secretHash, revoked: row.revokedAt !== null });
     }
   }
@@ -37,7 +41,9 @@ export class ApiKeys {
     if (!name.trim() || name.length > 100) throw new ConsulateError('bad_request', 'an API key needs a name of 1 to 100 characters');
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
-    this.db.prepare('insert into api_keys (id, name, secretHash, createdAt, revokedAt) values (?, ?, ?, ?, null)').run(id, name.trim(), hash(secret), now.toISOString());
+    this.db
+      .prepare('insert into api_keys (id, name, secretHash, createdAt, revokedAt) values (?, ?, ?, ?, null)')
+      .run(id, name.trim(), hash(secret), now.toISOString());
     this.#cache.set(id, { hash: hash(secret), revoked: false });
     return { key: `${prefix}${id}_${secret}`, info: { id, name: name.trim(), createdAt: now.toISOString(), revokedAt: null } };
   }

@@ -7,14 +7,27 @@ import { z } from 'zod';
 /** Every schema of the home API with its OpenAPI component name. */
 export const homeApiRegistry = z.registry<{ id: string }>();
 
-const address = z.string().regex(/^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/, 'must be user@domain').describe('user@domain');
-const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64').describe('base64 (standard or URL-safe)');
-const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID').describe('ULID');
+const address = z
+  .string()
+  .regex(/^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/, 'must be user@domain')
+  .describe('user@domain');
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64')
+  .describe('base64 (standard or URL-safe)');
+const ulid = z
+  .string()
+  .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID')
+  .describe('ULID');
 
 export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).register(homeApiRegistry, { id: 'Error' });
 
-export const directoryPut = z.strictObject({ displayName: z.string().max(256).default(''), keyBundle: base64.max(65536) }).register(homeApiRegistry, { id: 'DirectoryPut' });
-export const directoryEntry = z.object({ user: address, displayName: z.string(), keyBundle: base64, updated: z.number().int() }).register(homeApiRegistry, { id: 'DirectoryEntry' });
+export const directoryPut = z
+  .strictObject({ displayName: z.string().max(256).default(''), keyBundle: base64.max(65536) })
+  .register(homeApiRegistry, { id: 'DirectoryPut' });
+export const directoryEntry = z
+  .object({ user: address, displayName: z.string(), keyBundle: base64, updated: z.number().int() })
+  .register(homeApiRegistry, { id: 'DirectoryEntry' });
 export const directoryList = z.object({ users: z.array(directoryEntry) }).register(homeApiRegistry, { id: 'DirectoryList' });
 
 export const lookupRequest = z.strictObject({ users: z.array(address).min(1).max(1000) }).register(homeApiRegistry, { id: 'LookupRequest' });
@@ -45,7 +58,9 @@ export const submitRequest = z.strictObject({ envelopes: z.array(envelopeIn).min
 export const submitResponse = z.object({ accepted: z.array(z.string()), duplicates: z.array(z.string()) }).register(homeApiRegistry, { id: 'SubmitResponse' });
 
 export const recallRequest = z.strictObject({ from: address }).register(homeApiRegistry, { id: 'RecallRequest' });
-export const recallResponse = z.object({ removedFrom: z.array(z.string()), recallSentTo: z.array(z.string()) }).register(homeApiRegistry, { id: 'RecallResponse' });
+export const recallResponse = z
+  .object({ removedFrom: z.array(z.string()), recallSentTo: z.array(z.string()) })
+  .register(homeApiRegistry, { id: 'RecallResponse' });
 
 export const inboundItem = z
   .object({

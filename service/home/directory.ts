@@ -27,8 +27,18 @@ export class Directory {
   }
 
   reload(): void {
-    const rows = this.#db.prepare('select user, displayName, keyBundle, updatedAt from directory').all() as Array<{ user: string; displayName: string; keyBundle: Buffer; updatedAt: number }>;
-    this.#entries = new Map(rows.map((r) => [`${r.user}@${this.#domain}`, { user: `${r.user}@${this.#domain}`, displayName: r.displayName, keyBundle: r.keyBundle, updatedAt: r.updatedAt }]));
+    const rows = this.#db.prepare('select user, displayName, keyBundle, updatedAt from directory').all() as Array<{
+      user: string;
+      displayName: string;
+      keyBundle: Buffer;
+      updatedAt: number;
+    }>;
+    this.#entries = new Map(
+      rows.map((r) => [
+        `${r.user}@${this.#domain}`,
+        { user: `${r.user}@${this.#domain}`, displayName: r.displayName, keyBundle: r.keyBundle, updatedAt: r.updatedAt },
+      ]),
+    );
   }
 
   /** The local part of an address of this domain, or a clear error. */

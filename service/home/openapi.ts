@@ -5,8 +5,7 @@ import { homeApiRegistry } from './contract.js';
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ content: { 'application/json': { schema: ref(id) } } });
-const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [String(code), { description: errorText[code] ?? 'error', ...json('Error') }]));
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [String(code), { description: errorText[code] ?? 'error', ...json('Error') }]));
 const errorText: Record<number, string> = {
   400: 'bad_request: the body does not match the schema',
   401: 'unauthorized: missing, wrong or revoked API key',
@@ -20,7 +19,9 @@ const errorText: Record<number, string> = {
 
 /** The home API as OpenAPI 3.0, built from the same zod schemas the handlers validate with. */
 export function homeApiDocument(): Record<string, unknown> {
-  const components = z.toJSONSchema(homeApiRegistry, { target: 'openapi-3.0', uri: (id) => `#/components/schemas/${id}` }) as { schemas: Record<string, Record<string, unknown>> };
+  const components = z.toJSONSchema(homeApiRegistry, { target: 'openapi-3.0', uri: (id) => `#/components/schemas/${id}` }) as {
+    schemas: Record<string, Record<string, unknown>>;
+  };
   for (const schema of Object.values(components.schemas)) delete schema['$id'];
   const userParam = { name: 'user', in: 'path', required: true, schema: { type: 'string' }, description: 'local part or user@this-domain' };
   return {
@@ -35,10 +36,21 @@ export function homeApiDocument(): Record<string, unknown> {
     security: [{ apiKey: [] }],
     paths: {
       '/v1/health': { get: { summary: 'Liveness (no key needed)', security: [], responses: { '200': { description: 'alive' } } } },
-      '/v1/directory': { get: { summary: 'List the local users peers may look up', responses: { '200': { description: 'users', ...json('DirectoryList') }, ...errors(401) } } },
+      '/v1/directory': {
+        get: { summary: 'List the local users peers may look up', responses: { '200': { description: 'users', ...json('DirectoryList') }, ...errors(401) } },
+      },
       '/v1/directory/{user}': {
-        put: { summary: 'Add or update a local user', parameters: [userParam], requestBody: { required: true, ...json('DirectoryPut') }, responses: { '200': { description: 'stored', ...json('DirectoryEntry') }, ...errors(400, 401) } },
-        delete: { summary: 'Remove a local user from the directory', parameters: [userParam], responses: { '204': { description: 'removed' }, ...errors(401, 404) } },
+        put: {
+          summary: 'Add or update a local user',
+          parameters: [userParam],
+          requestBody: { required: true, ...json('DirectoryPut') },
+          responses: { '200': { description: 'stored', ...json('DirectoryEntry') }, ...errors(400, 401) },
+        },
+        delete: {
+          summary: 'Remove a local user from the directory',
+          parameters: [userParam],
+          responses: { '204': { description: 'removed' }, ...errors(401, 404) },
+        },
       },
       '/v1/lookup': {
         post: {
@@ -50,7 +62,8 @@ export function homeApiDocument(): Record<string, unknown> {
       '/v1/envelopes': {
         post: {
           summary: 'Submit envelopes to remote users',
-          description: 'All envelopes are validated first; any problem refuses the whole request and nothing is stored. 202 means every envelope is durably queued. Resubmitting an id is a no-op (listed in duplicates).',
+          description:
+            'All envelopes are validated first; any problem refuses the whole request and nothing is stored. 202 means every envelope is durably queued. Resubmitting an id is a no-op (listed in duplicates).',
           requestBody: { required: true, ...json('SubmitRequest') },
           responses: { '202': { description: 'durably queued', ...json('SubmitResponse') }, ...errors(400, 401, 403, 409, 413, 503) },
         },
@@ -66,7 +79,8 @@ export function homeApiDocument(): Record<string, unknown> {
       '/v1/inbound': {
         get: {
           summary: 'Inbound envelopes and events after a cursor (long-poll with wait)',
-          description: 'Items stay until acknowledged; after a reconnect, start again from 0 to get everything unacknowledged. Every envelope has external: true and its origin domain.',
+          description:
+            'Items stay until acknowledged; after a reconnect, start again from 0 to get everything unacknowledged. Every envelope has external: true and its origin domain.',
           parameters: [
             { name: 'after', in: 'query', schema: { type: 'integer', default: 0 } },
             { name: 'wait', in: 'query', schema: { type: 'integer', default: 0, maximum: 60 }, description: 'seconds to wait when nothing is there' },
@@ -76,12 +90,17 @@ export function homeApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/inbound/ack': {
-        post: { summary: 'Acknowledge inbound items by id; they leave the queue', requestBody: { required: true, ...json('AckRequest') }, responses: { '200': { description: 'acknowledged', ...json('AckResponse') }, ...errors(400, 401) } },
+        post: {
+          summary: 'Acknowledge inbound items by id; they leave the queue',
+          requestBody: { required: true, ...json('AckRequest') },
+          responses: { '200': { description: 'acknowledged', ...json('AckResponse') }, ...errors(400, 401) },
+        },
       },
       '/v1/inbound/stream': {
         get: {
           summary: 'WebSocket stream of inbound items',
-          description: 'Upgrade to WebSocket (key in the Authorization header, or ?key= for clients that cannot set headers; ?after= cursor). The server sends `{"items": [InboundItem…]}`; the client sends `{"ack": ["id", …]}`. Unacknowledged items are sent again after a reconnect.',
+          description:
+            'Upgrade to WebSocket (key in the Authorization header, or ?key= for clients that cannot set headers; ?after= cursor). The server sends `{"items": [InboundItem…]}`; the client sends `{"ack": ["id", …]}`. Unacknowledged items are sent again after a reconnect.',
           responses: { '101': { description: 'switching protocols' }, '401': { description: 'unauthorized' } },
         },
       },

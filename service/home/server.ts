@@ -14,16 +14,7 @@ import type { LinkManager } from '../link/manager.js';
 import type { InboxRow, QueueStore } from '../queue/queue-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ApiKeys } from './api-keys.js';
-import {
-  ackRequest,
-  directoryPut,
-  inboundQuery,
-  lookupRequest,
-  recallRequest,
-  submitRequest,
-  type InboundItem,
-  type LookupResult,
-} from './contract.js';
+import { ackRequest, directoryPut, inboundQuery, lookupRequest, recallRequest, submitRequest, type InboundItem, type LookupResult } from './contract.js';
 import type { Directory } from './directory.js';
 
 export interface HomeServerOptions {
@@ -93,7 +84,11 @@ export class HomeServer {
       try {
         await next();
       } catch (error) {
-        const known = isConsulateError(error) ? error : (error as { status?: number }).status && (error as { status: number }).status < 500 ? new ConsulateError('bad_request', (error as Error).message) : undefined;
+        const known = isConsulateError(error)
+          ? error
+          : (error as { status?: number }).status && (error as { status: number }).status < 500
+            ? new ConsulateError('bad_request', (error as Error).message)
+            : undefined;
         if (!known) options.logger.error({ err: error, path: ctx.path }, 'home API request failed');
         const e = known ?? new ConsulateError('internal', 'internal error; see the service log', { status: 500 });
         ctx.status = e instanceof LinkError ? 502 : e.status;
@@ -103,7 +98,8 @@ export class HomeServer {
     app.use(async (ctx, next) => {
       if (ctx.path === '/v1/health') return next();
       const key = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
-      if (!options.apiKeys.verify(key)) throw new ConsulateError('unauthorized', 'missing, wrong or revoked API key (Authorization: Bearer csk_…)', { status: 401 });
+      if (!options.apiKeys.verify(key))
+        throw new ConsulateError('unauthorized', 'missing, wrong or revoked API key (Authorization: Bearer csk_…)', { status: 401 });
       return next();
     });
     app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64mb' }));
@@ -112,7 +108,9 @@ export class HomeServer {
       ctx.body = { status: 'ok' };
     });
     router.get('/directory', (ctx) => {
-      ctx.body = { users: options.directory.list().map((e) => ({ user: e.user, displayName: e.displayName, keyBundle: b64(e.keyBundle), updated: e.updatedAt })) };
+      ctx.body = {
+        users: options.directory.list().map((e) => ({ user: e.user, displayName: e.displayName, keyBundle: b64(e.keyBundle), updated: e.updatedAt })),
+      };
     });
     router.put('/directory/:user', (ctx) => {
       const body = parse(directoryPut, ctx.request.body);
@@ -182,7 +180,12 @@ export class HomeServer {
       const domain = user.slice(user.lastIndexOf('@') + 1);
       if (domain === ownDomain) {
         const entry = directory.get(user);
-        results.set(user, entry ? { user, status: 'found', displayName: entry.displayName, keyBundle: b64(entry.keyBundle), updated: entry.updatedAt } : { user, status: 'not_found' });
+        results.set(
+          user,
+          entry
+            ? { user, status: 'found', displayName: entry.displayName, keyBundle: b64(entry.keyBundle), updated: entry.updatedAt }
+            : { user, status: 'not_found' },
+        );
         continue;
       }
       const cached = this.#cache.get(user);
@@ -204,7 +207,13 @@ export class HomeServer {
           for (const r of answer.results) {
             if (!domainUsers.includes(r.user)) continue;
             const result: LookupResult = r.found
-              ? { user: r.user, status: 'found', ...(r.displayName !== undefined ? { displayName: r.displayName } : {}), ...(r.keyBundle ? { keyBundle: b64(r.keyBundle) } : {}), ...(r.updated !== undefined ? { updated: r.updated } : {}) }
+              ? {
+                  user: r.user,
+                  status: 'found',
+                  ...(r.displayName !== undefined ? { displayName: r.displayName } : {}),
+                  ...(r.keyBundle ? { keyBundle: b64(r.keyBundle) } : {}),
+                  ...(r.updated !== undefined ? { updated: r.updated } : {}),
+                }
               : { user: r.user, status: 'not_found' };
             results.set(r.user, result);
             this.#cache.set(r.user, { result, expires: Date.now() + (this.#o.lookupTtlMs ?? 60_000) });

@@ -50,7 +50,10 @@ function unseal(sodium: Sodium, kek: Kek, publicKey: Uint8Array, sealedText: str
   try {
     return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, fromBase64Url(sealed), ad, fromBase64Url(nonce), kek.key);
   } catch {
-    throw new ConsulateError('kek_wrong', `the identity key cannot be unsealed with the key from ${kek.source}; was it sealed with another key file, passphrase or keychain?`);
+    throw new ConsulateError(
+      'kek_wrong',
+      `the identity key cannot be unsealed with the key from ${kek.source}; was it sealed with another key file, passphrase or keychain?`,
+    );
   }
 }
 
@@ -67,7 +70,8 @@ export class IdentityStore {
 
   /** Creates the first identity key; refuses if one exists (rotation is a separate, signed act). */
   async create(): Promise<IdentityKey> {
-    if (await this.hasIdentity()) throw new ConsulateError('identity_exists', 'this appliance already has an identity key; use `consulate keys rotate` to replace it');
+    if (await this.hasIdentity())
+      throw new ConsulateError('identity_exists', 'this appliance already has an identity key; use `consulate keys rotate` to replace it');
     return this.#insertNew();
   }
 
@@ -99,7 +103,13 @@ export class IdentityStore {
     if (!row) throw new ConsulateError('identity_missing', 'this appliance has no identity key yet; run `consulate init`');
     const sodium = await loadSodium();
     const publicKey = fromBase64Url(row.publicKey);
-    return { publicKey, secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret), id: row.publicKey, fingerprint: fingerprint(publicKey), createdAt: row.createdAt };
+    return {
+      publicKey,
+      secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret),
+      id: row.publicKey,
+      fingerprint: fingerprint(publicKey),
+      createdAt: row.createdAt,
+    };
   }
 
   /** Unseals a key by id, active or retired (the responder still opens handshakes sent to a retired key during its grace). */
@@ -108,7 +118,13 @@ export class IdentityStore {
     if (!row) throw new ConsulateError('identity_missing', `no identity key ${fingerprintOf(id)}`);
     const sodium = await loadSodium();
     const publicKey = fromBase64Url(row.publicKey);
-    return { publicKey, secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret), id: row.publicKey, fingerprint: fingerprint(publicKey), createdAt: row.createdAt };
+    return {
+      publicKey,
+      secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret),
+      id: row.publicKey,
+      fingerprint: fingerprint(publicKey),
+      createdAt: row.createdAt,
+    };
   }
 
   /** Makes a new active key and retires the current one; returns both for the rotation statement. */

@@ -12,7 +12,11 @@ import { LinkError } from './errors.js';
  */
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be a byte string');
 const address = z.string().regex(/^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/, 'must be user@domain');
-const requestId = z.number().int().min(0).max(2 ** 32 - 1);
+const requestId = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 
 export const envelopeSchema = z.strictObject({
   id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID'),
@@ -59,7 +63,14 @@ export const frameSchema = z.discriminatedUnion('t', [
     credential: z.string(),
     ttl: z.number().int(),
   }),
-  z.strictObject({ t: z.literal('key.rotate'), id: requestId, newKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url Ed25519 key'), notBefore: z.number().int(), graceUntil: z.number().int(), sig: z.string() }),
+  z.strictObject({
+    t: z.literal('key.rotate'),
+    id: requestId,
+    newKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url Ed25519 key'),
+    notBefore: z.number().int(),
+    graceUntil: z.number().int(),
+    sig: z.string(),
+  }),
   z.strictObject({ t: z.literal('key.rotate.ok'), id: requestId }),
   z.strictObject({ t: z.literal('ping'), id: requestId, ts: z.number() }),
   z.strictObject({ t: z.literal('pong'), id: requestId, ts: z.number() }),
@@ -101,7 +112,10 @@ export function decodeFrame(data: Uint8Array): Frame {
     const issue = result.error.issues[0];
     const t = (decoded as { t?: unknown } | null)?.t;
     if (issue?.code === 'invalid_union' && typeof t === 'string') throw new LinkError('unknown_frame', `unknown frame type "${t.slice(0, 40)}"`);
-    throw new LinkError('frame_malformed', `frame ${typeof t === 'string' ? t.slice(0, 40) : '?'}: ${issue?.path.join('.') || 'frame'}: ${issue?.message ?? 'invalid'}`);
+    throw new LinkError(
+      'frame_malformed',
+      `frame ${typeof t === 'string' ? t.slice(0, 40) : '?'}: ${issue?.path.join('.') || 'frame'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return result.data;
 }

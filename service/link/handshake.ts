@@ -62,7 +62,8 @@ export async function initiate(
   } catch (error) {
     throw new LinkError('key_mismatch', `${options.peerDomain} answered with a key other than the one pinned for it`, { cause: error });
   }
-  if (!verdict || typeof verdict !== 'object' || verdict.v !== linkVersion) throw new LinkError('protocol_version', `${options.peerDomain} speaks an unsupported link version`);
+  if (!verdict || typeof verdict !== 'object' || verdict.v !== linkVersion)
+    throw new LinkError('protocol_version', `${options.peerDomain} speaks an unsupported link version`);
   if (!verdict.ok) {
     throw new LinkError(isLinkErrorCode(verdict.code) ? verdict.code : 'handshake_failed', `${options.peerDomain} refused the link: ${verdict.message}`);
   }

@@ -60,7 +60,12 @@ function nextMessage(socket: WebSocket, timeoutMs: number): Promise<Uint8Array> 
     const onClose = (code: number, reason: Buffer) => {
       cleanup();
       const text = reason.toString();
-      reject(new LinkError(code === closeHandshakeFailed ? 'handshake_failed' : 'peer_unreachable', `link closed during the handshake (${code}${text ? ` ${text}` : ''})`));
+      reject(
+        new LinkError(
+          code === closeHandshakeFailed ? 'handshake_failed' : 'peer_unreachable',
+          `link closed during the handshake (${code}${text ? ` ${text}` : ''})`,
+        ),
+      );
     };
     const onError = (error: Error) => {
       cleanup();
@@ -229,7 +234,8 @@ export class LinkManager {
 
   async #handle(frame: RequestFrame, session: LinkSession): Promise<FrameOf<(typeof responseType)[RequestType]>> {
     if (frame.t === 'key.rotate') return this.#onRotate(frame, session);
-    const handler = this.#options.handlers?.[frame.t] as ((f: RequestFrame, s: LinkSession) => Promise<FrameOf<(typeof responseType)[RequestType]>>) | undefined;
+    const handler = this.#options.handlers?.[frame.t] as
+      ((f: RequestFrame, s: LinkSession) => Promise<FrameOf<(typeof responseType)[RequestType]>>) | undefined;
     if (!handler) throw new LinkError('unknown_frame', `this appliance does not serve ${frame.t}`);
     return handler(frame, session);
   }
@@ -297,13 +303,20 @@ export class LinkManager {
     }
   }
 
-  async #policy(accepted: AcceptedClaim, noteKnown: (domain: string) => void, remoteAddress: string): Promise<{ code: LinkErrorCode; message: string } | undefined> {
+  async #policy(
+    accepted: AcceptedClaim,
+    noteKnown: (domain: string) => void,
+    remoteAddress: string,
+  ): Promise<{ code: LinkErrorCode; message: string } | undefined> {
     const { claim } = accepted;
     const maxSkew = this.#options.maxSkewMs ?? 5 * 60_000;
     const now = Date.now();
     if (claim.to !== this.#options.ownDomain) return { code: 'wrong_target', message: `this appliance serves ${this.#options.ownDomain}, not ${claim.to}` };
     if (!Number.isFinite(claim.ts) || Math.abs(now - claim.ts) > maxSkew) {
-      return { code: 'clock_skew', message: `the dialer's clock is ${Number.isFinite(claim.ts) ? Math.round((claim.ts - now) / 1000) : '?'} s off (allowed ±${maxSkew / 1000} s)` };
+      return {
+        code: 'clock_skew',
+        message: `the dialer's clock is ${Number.isFinite(claim.ts) ? Math.round((claim.ts - now) / 1000) : '?'} s off (allowed ±${maxSkew / 1000} s)`,
+      };
     }
     let peer;
     try {
@@ -316,9 +329,11 @@ export class LinkManager {
       return { code: 'not_whitelisted', message: `${claim.from} is not on the whitelist of ${this.#options.ownDomain}` };
     }
     noteKnown(peer.domain);
-    if (peer.state === 'suspended') return { code: 'peer_suspended', message: `${peer.domain} is suspended by the administrator of ${this.#options.ownDomain}` };
+    if (peer.state === 'suspended')
+      return { code: 'peer_suspended', message: `${peer.domain} is suspended by the administrator of ${this.#options.ownDomain}` };
     const pins = (await this.#options.whitelist.pinnedKeys(peer.domain)).map((k) => k.publicKey);
-    if (!staticMatchesPins(accepted.remoteStatic, pins)) return { code: 'key_mismatch', message: `the key ${peer.domain} presented is not the one pinned for it` };
+    if (!staticMatchesPins(accepted.remoteStatic, pins))
+      return { code: 'key_mismatch', message: `the key ${peer.domain} presented is not the one pinned for it` };
     // Replays are checked last, so only messages made with a pinned key enter the cache.
     // Entries are added in time order, so expired ones are always at the front.
     for (const [digest, expires] of this.#seenFirstMessages) {
@@ -404,7 +419,13 @@ class Dialer {
         () => nextMessage(socket, this.manager.options.handshakeTimeoutMs ?? 10_000),
         { identity, ownDomain, peerDomain: this.domain, peerKey },
       );
-      const session = new LinkSession(socket, { ...this.manager.sessionOptions(), peerDomain: this.domain, direction: 'outbound', ciphers, handler: this.manager.requestHandler });
+      const session = new LinkSession(socket, {
+        ...this.manager.sessionOptions(),
+        peerDomain: this.domain,
+        direction: 'outbound',
+        ciphers,
+        handler: this.manager.requestHandler,
+      });
       this.session = session;
       this.identityId = identity.id;
       status.track(this.domain, session);
@@ -422,7 +443,9 @@ class Dialer {
     }
     this.session = undefined;
     if (this.#stopped) return;
-    status.update(this.domain, { outbound: failure && ['key_mismatch', 'not_whitelisted', 'peer_suspended', 'wrong_target'].includes(failure.code) ? 'refused' : 'down' });
+    status.update(this.domain, {
+      outbound: failure && ['key_mismatch', 'not_whitelisted', 'peer_suspended', 'wrong_target'].includes(failure.code) ? 'refused' : 'down',
+    });
     if (failure) {
       status.recordError(this.domain, failure.code, failure.message);
       logger.warn({ peer: this.domain, code: failure.code }, `outbound link down: ${failure.message}`);

@@ -7,9 +7,21 @@ function statementBytes(domain: string, oldKey: string, newKey: string, notBefor
   return new TextEncoder().encode(`consulate-key-rotate/1\n${domain}\n${oldKey}\n${newKey}\n${notBefore}\n${graceUntil}`);
 }
 
-export async function rotationStatement(domain: string, previous: IdentityKey, next: IdentityKey, graceMs: number, now = Date.now()): Promise<Omit<FrameOf<'key.rotate'>, 'id'>> {
+export async function rotationStatement(
+  domain: string,
+  previous: IdentityKey,
+  next: IdentityKey,
+  graceMs: number,
+  now = Date.now(),
+): Promise<Omit<FrameOf<'key.rotate'>, 'id'>> {
   const graceUntil = now + graceMs;
-  return { t: 'key.rotate', newKey: next.id, notBefore: now, graceUntil, sig: await sign(previous, statementBytes(domain, previous.id, next.id, now, graceUntil)) };
+  return {
+    t: 'key.rotate',
+    newKey: next.id,
+    notBefore: now,
+    graceUntil,
+    sig: await sign(previous, statementBytes(domain, previous.id, next.id, now, graceUntil)),
+  };
 }
 
 /** The pinned key that signed the statement, or undefined if none did. */

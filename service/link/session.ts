@@ -118,7 +118,13 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     const expect = responseType[frame.t as T];
     return new Promise<ResponseOf<T>>((resolve, reject) => {
       // One sweep timer per session instead of a timer per request: requests are many and short.
-      this.#pending.set(id, { resolve: resolve as (f: Frame) => void, reject, deadline: Date.now() + timeoutMs, what: `${frame.t} to ${this.peerDomain} got no answer within ${timeoutMs} ms`, expect });
+      this.#pending.set(id, {
+        resolve: resolve as (f: Frame) => void,
+        reject,
+        deadline: Date.now() + timeoutMs,
+        what: `${frame.t} to ${this.peerDomain} got no answer within ${timeoutMs} ms`,
+        expect,
+      });
       this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, Math.max(10, timeoutMs / 4)));
       try {
         this.send({ ...frame, id } as Frame);
@@ -297,7 +303,11 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
   }
 
   #onClose(code: number, reason: string): void {
-    this.#finish(code === 1000 || code === 1001 ? undefined : new LinkError(isLinkErrorCode(reason) ? reason : 'peer_unreachable', `link closed (${code}${reason ? ` ${reason}` : ''})`));
+    this.#finish(
+      code === 1000 || code === 1001
+        ? undefined
+        : new LinkError(isLinkErrorCode(reason) ? reason : 'peer_unreachable', `link closed (${code}${reason ? ` ${reason}` : ''})`),
+    );
   }
 
   #finish(error: LinkError | undefined): void {

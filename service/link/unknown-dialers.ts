@@ -52,7 +52,13 @@ export class UnknownDialers {
   list(): UnknownDialer[] {
     return [...this.#entries.values()]
       .sort((a, b) => b.lastSeen - a.lastSeen)
-      .map((e) => ({ domain: e.domain, firstSeen: new Date(e.firstSeen).toISOString(), lastSeen: new Date(e.lastSeen).toISOString(), attempts: e.attempts, addresses: [...e.addresses] }));
+      .map((e) => ({
+        domain: e.domain,
+        firstSeen: new Date(e.firstSeen).toISOString(),
+        lastSeen: new Date(e.lastSeen).toISOString(),
+        attempts: e.attempts,
+        addresses: [...e.addresses],
+      }));
   }
 
   /** Hidden for a day; it comes back if it still dials after that. */

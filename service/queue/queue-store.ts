@@ -76,7 +76,10 @@ export class QueueStore {
   /** The sender of each of these ids that was already submitted here, in one query. */
   routedSenders(envIds: string[]): Map<string, string> {
     if (envIds.length === 0) return new Map();
-    const rows = (envIds.length === 1 ? this.#s.routedFor.all(envIds[0]) : this.#s.routedSenders.all(JSON.stringify(envIds))) as Array<{ envId?: string; sender: string }>;
+    const rows = (envIds.length === 1 ? this.#s.routedFor.all(envIds[0]) : this.#s.routedSenders.all(JSON.stringify(envIds))) as Array<{
+      envId?: string;
+      sender: string;
+    }>;
     return new Map(rows.map((row) => [row.envId ?? (envIds[0] as string), row.sender]));
   }
 
@@ -86,7 +89,18 @@ export class QueueStore {
       for (const { envelope, routes } of items) {
         for (const route of routes) {
           const recipients = JSON.stringify(route.recipients);
-          this.#s.insertOutbox.run(route.peer, envelope.id, envelope.from, recipients, envelope.type, envelope.ts, envelope.body, envelope.ref ?? null, now, now + ttlMs);
+          this.#s.insertOutbox.run(
+            route.peer,
+            envelope.id,
+            envelope.from,
+            recipients,
+            envelope.type,
+            envelope.ts,
+            envelope.body,
+            envelope.ref ?? null,
+            now,
+            now + ttlMs,
+          );
           this.#s.insertRouted.run(envelope.id, route.peer, envelope.from, recipients, 'queued', now);
         }
       }

@@ -29,7 +29,15 @@ export async function appendAudit(db: Kysely<Database> | Transaction<Database>, 
   const full = { actor: entry.actor, action: entry.action, target: entry.target ?? '', details: entry.details ?? {} };
   await db
     .insertInto('audit_log')
-    .values({ ts, actor: full.actor, action: full.action, target: full.target, details: JSON.stringify(full.details), prevHash, hash: entryHash(prevHash, ts, full) })
+    .values({
+      ts,
+      actor: full.actor,
+      action: full.action,
+      target: full.target,
+      details: JSON.stringify(full.details),
+      prevHash,
+      hash: entryHash(prevHash, ts, full),
+    })
     .execute();
 }
 
@@ -44,7 +52,14 @@ export interface AuditRecord {
 
 export async function listAudit(db: Kysely<Database>, limit = 200): Promise<AuditRecord[]> {
   const rows = await db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(limit).execute();
-  return rows.map((r) => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, target: r.target, details: JSON.parse(r.details) as Record<string, unknown> }));
+  return rows.map((r) => ({
+    id: r.id,
+    ts: r.ts,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  }));
 }
 
 /** The id of the first entry whose hash does not follow from its predecessor, or undefined if intact. */

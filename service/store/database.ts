@@ -76,7 +76,10 @@ async function migrate(db: Kysely<Database>, sqlite: BetterSqlite3.Database, pat
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('appliedAt', 'text', (c) => c.notNull())
     .execute();
-  const row = await db.selectFrom('consulate_migrations').select(sql<number>`max(version)`.as('version')).executeTakeFirst();
+  const row = await db
+    .selectFrom('consulate_migrations')
+    .select(sql<number>`max(version)`.as('version'))
+    .executeTakeFirst();
   const current = row?.version ?? 0;
   if (current > latest) {
     throw new ConsulateError(
@@ -101,9 +104,13 @@ async function migrate(db: Kysely<Database>, sqlite: BetterSqlite3.Database, pat
           .execute();
       });
     } catch (error) {
-      throw new ConsulateError('db_migration_failed', `migration ${migration.version} (${migration.name}) failed and was rolled back: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new ConsulateError(
+        'db_migration_failed',
+        `migration ${migration.version} (${migration.name}) failed and was rolled back: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     options.logger.debug({ version: migration.version, name: migration.name }, 'migration applied');
   }

@@ -12,11 +12,19 @@ import { createTestCa, type TestCa } from '../helpers/test-ca.js';
 type Admin = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> }>;
 
 async function adminOf(service: Service): Promise<Admin> {
-  const login = await fetch(`${service.adminUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: service.loginToken }) });
+  const login = await fetch(`${service.adminUrl}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: service.loginToken }),
+  });
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
   const { csrf } = (await login.json()) as { csrf: string };
   return async (method, path, body) => {
-    const response = await fetch(`${service.adminUrl}/api${path}`, { method, headers: { cookie, 'x-consulate-csrf': csrf, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const response = await fetch(`${service.adminUrl}/api${path}`, {
+      method,
+      headers: { cookie, 'x-consulate-csrf': csrf, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 }
@@ -53,7 +61,12 @@ describe('backup and restore of the whole configuration', () => {
     const { backup, fileName, contents } = made.body as unknown as BackupCreateResponse;
     expect(fileName).toMatch(/^consulate-a\.example-.*\.consulate-backup$/);
     const ownFingerprint = (await a.identities.active()).fingerprint;
-    expect(contents).toMatchObject({ domain: 'a.example', peers: [{ domain: 'b.example', state: 'active', pins: 1 }], apiKeys: [{ name: 'home', revoked: false }], directoryUsers: 1 });
+    expect(contents).toMatchObject({
+      domain: 'a.example',
+      peers: [{ domain: 'b.example', state: 'active', pins: 1 }],
+      apiKeys: [{ name: 'home', revoked: false }],
+      directoryUsers: 1,
+    });
     expect(contents.identities).toEqual([expect.objectContaining({ fingerprint: ownFingerprint, status: 'active' })]);
     expect(contents.certificates[0]).toMatchObject({ slot: 'federation', sans: expect.arrayContaining(['localhost']) });
     // No secret in the clear: the identity key and the certificate key are inside the ciphertext.
@@ -82,7 +95,9 @@ describe('backup and restore of the whole configuration', () => {
     expect(result.certificatesSkipped).toEqual([]);
     expect((await replacement.identities.active()).fingerprint).toBe(ownFingerprint);
     expect((await replacement.whitelist.list()).map((p) => p.domain)).toEqual(['b.example']);
-    expect((await replacement.certificates?.store.current('federation'))?.info.fingerprintSha256).toBe((await a.certificates?.store.current('federation'))?.info.fingerprintSha256);
+    expect((await replacement.certificates?.store.current('federation'))?.info.fingerprintSha256).toBe(
+      (await a.certificates?.store.current('federation'))?.info.fingerprintSha256,
+    );
     // What the replacement was before is kept, encrypted with the same passphrase.
     expect(readdirSync(join(replacement.dataDir, 'backups'))).toEqual([expect.stringMatching(/^pre-restore-/)]);
     const saved = await openBackup(readFileSync(result.savedAs, 'utf8'), passphrase);
@@ -122,7 +137,7 @@ describe('backup and restore of the whole configuration', () => {
     expect((await runCli(['--data-dir', fresh, 'peer', 'list'], { env })).stdout).toContain('a.example');
   }, 60_000);
 
-  it('takes a backup larger than the admin API\'s usual 1 MB request limit back in', async () => {
+  it("takes a backup larger than the admin API's usual 1 MB request limit back in", async () => {
     const home = new HomeClient(b.homeUrl, b.apiKeys.create('bulk').key);
     for (let i = 0; i < 300; i++) expect((await home.putUser(`user${i}`, new Uint8Array(4096).fill(i % 256))).status).toBe(200);
     const admin = await adminOf(b);

@@ -52,7 +52,11 @@ async function sumOf(service: RunningService, name: string): Promise<number> {
 }
 
 async function adminSession(service: RunningService): Promise<(path: string) => Promise<unknown>> {
-  const login = await fetch(`${service.adminUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: service.token }) });
+  const login = await fetch(`${service.adminUrl}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: service.token }),
+  });
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
   return async (path) => (await fetch(`${service.adminUrl}/api${path}`, { headers: { cookie } })).json();
 }
@@ -77,7 +81,11 @@ describe('certificates on running appliances with a federation link up', () => {
       expect((await from.cli(['card', 'export', '--out', file])).code).toBe(0);
       expect((await to.cli(['card', 'import', file, '--yes'])).code).toBe(0);
     }
-    await waitFor(async () => (await metric(a.service!, linkUp('b.example', 'outbound'))) === 1 && (await metric(b.service!, linkUp('a.example', 'outbound'))) === 1, 15_000, 'links up');
+    await waitFor(
+      async () => (await metric(a.service!, linkUp('b.example', 'outbound'))) === 1 && (await metric(b.service!, linkUp('a.example', 'outbound'))) === 1,
+      15_000,
+      'links up',
+    );
   }, 40_000);
   afterAll(async () => {
     await Promise.all([a?.service?.stop(), b?.service?.stop()]);
@@ -101,7 +109,10 @@ describe('certificates on running appliances with a federation link up', () => {
     const apiA = await adminSession(sa);
     const apiB = await adminSession(sb);
     type PeerView = { status: { lastHandshake: string | null; outbound: string; inbound: string } };
-    const handshakes = async () => [((await apiA('/peers/b.example')) as PeerView).status.lastHandshake, ((await apiB('/peers/a.example')) as PeerView).status.lastHandshake];
+    const handshakes = async () => [
+      ((await apiA('/peers/b.example')) as PeerView).status.lastHandshake,
+      ((await apiB('/peers/a.example')) as PeerView).status.lastHandshake,
+    ];
     const before = {
       handshakes: await handshakes(),
       refusals: [await sumOf(sa, 'consulate_link_refusals_total'), await sumOf(sb, 'consulate_link_refusals_total')],
@@ -181,7 +192,9 @@ describe('certificates on running appliances with a federation link up', () => {
     expect((await servedCertificate(a.federationPort, 'localhost')).fingerprint256).toBe(servedBefore);
 
     // The same P12 with its password goes in, and `cert rollback` brings the previous one back.
-    const good = await runCli(['cert', 'import', pki.path('other.p12'), '--password-env', 'P12_PASSWORD', '--data-dir', a.dataDir], { env: { P12_PASSWORD: 'the right one' } });
+    const good = await runCli(['cert', 'import', pki.path('other.p12'), '--password-env', 'P12_PASSWORD', '--data-dir', a.dataDir], {
+      env: { P12_PASSWORD: 'the right one' },
+    });
     expect(good.code, good.stderr).toBe(0);
     const rollback = await a.cli(['cert', 'rollback']);
     expect(rollback.code, rollback.stderr).toBe(0);

@@ -59,14 +59,24 @@ describe('home API: stream, suspend, queue cap, sever', () => {
   });
 
   it('shows queues to the operator, and purges one only with confirmation, telling the senders', async () => {
-    const login = await fetch(`${a.adminUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: a.loginToken }) });
+    const login = await fetch(`${a.adminUrl}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: a.loginToken }),
+    });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
     const { csrf } = (await login.json()) as { csrf: string };
     const admin = (method: string, path: string, body?: unknown) =>
-      fetch(`${a.adminUrl}/api${path}`, { method, headers: { cookie, 'x-consulate-csrf': csrf, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      fetch(`${a.adminUrl}/api${path}`, {
+        method,
+        headers: { cookie, 'x-consulate-csrf': csrf, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
     await a.whitelist.setState('b.example', 'suspended', 'test');
     await homeA.send('alice@a.example', ['bob@b.example'], ['q1', 'q2']);
-    const queues = (await (await admin('GET', '/queues')).json()) as { peers: Array<{ peer: string; depth: number; oldestAgeMs: number | null; linkUp: boolean }> };
+    const queues = (await (await admin('GET', '/queues')).json()) as {
+      peers: Array<{ peer: string; depth: number; oldestAgeMs: number | null; linkUp: boolean }>;
+    };
     expect(queues.peers.find((p) => p.peer === 'b.example')).toMatchObject({ depth: 2, linkUp: false, oldestAgeMs: expect.any(Number) });
     const refused = await admin('DELETE', '/queues/b.example', { confirm: 'c.example' });
     expect(refused.status).toBe(400);
@@ -84,11 +94,22 @@ describe('home API: stream, suspend, queue cap, sever', () => {
 
   it('treats a resubmitted request as a no-op per envelope, and applies a capability change to the next request', async () => {
     const receiver = new HomeClient(b.homeUrl, keyB);
-    const envelope = (id: string, body: string) => ({ id, from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: Date.now(), body: Buffer.from(body).toString('base64') });
+    const envelope = (id: string, body: string) => ({
+      id,
+      from: 'alice@a.example',
+      to: ['bob@b.example'],
+      type: 'message',
+      ts: Date.now(),
+      body: Buffer.from(body).toString('base64'),
+    });
     const [r1, r2, r3] = [ulid(), ulid(), ulid()];
-    const first = await homeA.call<{ accepted: string[]; duplicates: string[] }>('POST', '/v1/envelopes', { envelopes: [envelope(r1, 'r1'), envelope(r2, 'r2')] });
+    const first = await homeA.call<{ accepted: string[]; duplicates: string[] }>('POST', '/v1/envelopes', {
+      envelopes: [envelope(r1, 'r1'), envelope(r2, 'r2')],
+    });
     expect(first.status).toBe(202);
-    const again = await homeA.call<{ accepted: string[]; duplicates: string[] }>('POST', '/v1/envelopes', { envelopes: [envelope(r1, 'r1'), envelope(r2, 'r2'), envelope(r3, 'r3')] });
+    const again = await homeA.call<{ accepted: string[]; duplicates: string[] }>('POST', '/v1/envelopes', {
+      envelopes: [envelope(r1, 'r1'), envelope(r2, 'r2'), envelope(r3, 'r3')],
+    });
     expect(again.status).toBe(202);
     expect(again.body).toMatchObject({ accepted: [r3], duplicates: [r1, r2] });
     expect((await receiver.receive(3)).map(bodyText)).toEqual(['r1', 'r2', 'r3']);

@@ -78,7 +78,13 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
             wake = resolve;
             fail = reject;
           }),
-        { identity: options.identity ?? aIdentity, ownDomain: options.from ?? 'a.example', peerDomain: options.to ?? 'b.example', peerKey: bKey, now: () => Date.now() + (options.skewMs ?? 0) },
+        {
+          identity: options.identity ?? aIdentity,
+          ownDomain: options.from ?? 'a.example',
+          peerDomain: options.to ?? 'b.example',
+          peerKey: bKey,
+          now: () => Date.now() + (options.skewMs ?? 0),
+        },
       );
       return 'ok';
     } catch (error) {
@@ -94,7 +100,10 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
     aIdentity = (await a.localIdentities())[0] as IdentityKey;
     bKey = ((await b.localIdentities())[0] as IdentityKey).id;
     await b.whitelist.importCard(await createCard(aIdentity, { domain: 'a.example', federationUrl: a.federationUrl }), 'test');
-    await a.whitelist.importCard(await createCard((await b.localIdentities())[0] as IdentityKey, { domain: 'b.example', federationUrl: b.federationUrl }), 'test');
+    await a.whitelist.importCard(
+      await createCard((await b.localIdentities())[0] as IdentityKey, { domain: 'b.example', federationUrl: b.federationUrl }),
+      'test',
+    );
     await a.links.waitForLink('b.example');
   }, 30_000);
   afterAll(async () => {
@@ -155,7 +164,9 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
   ])('closes the socket on %s with handshake_failed', async (_what, bytes) => {
     const before = await snapshot(b);
     const socket = await rawSocket();
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     socket.send(bytes());
     expect(await closed).toEqual({ code: 4401, reason: 'handshake_failed' });
     expect(await snapshot(b)).toBe(before);
@@ -166,7 +177,14 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
     const before = await snapshot(b);
     const counted = await refusals(b, 'a.example', 'too_large');
     // Larger than b accepts (256 KiB in this test), chunked over several Noise messages as the protocol says.
-    const huge = { id: '01J00000000000000000000009', from: 'alice@a.example', to: ['bob@b.example'], type: 'message' as const, ts: 1, body: new Uint8Array(300 * 1024) };
+    const huge = {
+      id: '01J00000000000000000000009',
+      from: 'alice@a.example',
+      to: ['bob@b.example'],
+      type: 'message' as const,
+      ts: 1,
+      body: new Uint8Array(300 * 1024),
+    };
     await expect(session.request<'deliver'>({ t: 'deliver', envelopes: [huge] }, 5000)).rejects.toBeInstanceOf(LinkError);
     await waitFor(async () => (await refusals(b, 'a.example', 'too_large')) === counted + 1, 5000, 'too_large counted');
     expect(b.peerStatus.get('a.example').lastError?.code).toBe('too_large');
@@ -180,12 +198,16 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
     const inbox: Uint8Array[] = [];
     let wake: ((m: Uint8Array) => void) | undefined;
     socket.on('message', (d: Buffer) => (wake ? wake(new Uint8Array(d)) : inbox.push(new Uint8Array(d))));
-    await initiate((m) => socket.send(m), () => new Promise((resolve) => (inbox.length ? resolve(inbox.shift() as Uint8Array) : (wake = resolve))), {
-      identity: aIdentity,
-      ownDomain: 'a.example',
-      peerDomain: 'b.example',
-      peerKey: bKey,
-    });
+    await initiate(
+      (m) => socket.send(m),
+      () => new Promise((resolve) => (inbox.length ? resolve(inbox.shift() as Uint8Array) : (wake = resolve))),
+      {
+        identity: aIdentity,
+        ownDomain: 'a.example',
+        peerDomain: 'b.example',
+        peerKey: bKey,
+      },
+    );
     const counted = await refusals(b, 'a.example', 'decrypt_failed');
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
     socket.send(randomBytes(64));
@@ -195,11 +217,21 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
 
   it('refuses a certificate that does not name the host dialled (wrong TLS name)', async () => {
     const peer = await a.whitelist.require('b.example');
-    const steps = await checkPeer({ peer: { ...peer, federationUrl: `https://127.0.0.1:${b.federation?.port}`.replace('127.0.0.1', 'localhost.localdomain') }, ownDomain: 'a.example', identity: aIdentity, caBundle: [ca.caCertPem] });
+    const steps = await checkPeer({
+      peer: { ...peer, federationUrl: `https://127.0.0.1:${b.federation?.port}`.replace('127.0.0.1', 'localhost.localdomain') },
+      ownDomain: 'a.example',
+      identity: aIdentity,
+      caBundle: [ca.caCertPem],
+    });
     const failed = steps.find((s) => !s.ok);
     expect(failed?.step === 'dns' || failed?.code === 'tls_failed').toBe(true);
     const wrongName = await appliance('wrong.example', ca, ['DNS:not-localhost.example']);
-    const steps2 = await checkPeer({ peer: { ...peer, domain: 'wrong.example', federationUrl: `https://localhost:${wrongName.federation?.port}` }, ownDomain: 'a.example', identity: aIdentity, caBundle: [ca.caCertPem] });
+    const steps2 = await checkPeer({
+      peer: { ...peer, domain: 'wrong.example', federationUrl: `https://localhost:${wrongName.federation?.port}` },
+      ownDomain: 'a.example',
+      identity: aIdentity,
+      caBundle: [ca.caCertPem],
+    });
     await wrongName.stop();
     expect(steps2.map((s) => `${s.step}:${s.ok ? 'ok' : s.code}`)).toEqual(['dns:ok', 'tcp:ok', 'tls:tls_failed']);
     expect(steps2[2]?.message).toMatch(/altnames|Hostname/i);

@@ -34,7 +34,11 @@ describe('two appliances on loopback, real TLS, cards exchanged through the CLI'
       expect(imported.stdout).toContain(`added ${from.domain}`);
     }
     const [sa, sb] = [a.service!, b.service!];
-    await waitFor(async () => (await metric(sa, linkUp('b.example', 'outbound'))) === 1 && (await metric(sb, linkUp('a.example', 'outbound'))) === 1, 15_000, 'links up');
+    await waitFor(
+      async () => (await metric(sa, linkUp('b.example', 'outbound'))) === 1 && (await metric(sb, linkUp('a.example', 'outbound'))) === 1,
+      15_000,
+      'links up',
+    );
     expect(await metric(sa, linkUp('b.example', 'inbound'))).toBe(1);
     // Traffic is counted live, both directions, while the links are open.
     expect(await metric(sa, 'consulate_link_bytes_total{peer="b.example",direction="out"}')).toBeGreaterThan(0);
@@ -52,11 +56,17 @@ describe('two appliances on loopback, real TLS, cards exchanged through the CLI'
     expect(before.keys).toHaveLength(1);
     const rotated = await b.cli(['keys', 'rotate']);
     expect(rotated.code, rotated.stderr).toBe(0);
-    await waitFor(async () => {
-      const peer = JSON.parse((await a.cli(['peer', 'show', 'b.example', '--json'])).stdout) as { keys: unknown[] };
-      return peer.keys.length === 2;
-    }, 15_000, 'rotation pinned on a.example');
-    const after = JSON.parse((await a.cli(['peer', 'show', 'b.example', '--json'])).stdout) as { keys: Array<{ publicKey: string; notAfter: string | null; source: string }> };
+    await waitFor(
+      async () => {
+        const peer = JSON.parse((await a.cli(['peer', 'show', 'b.example', '--json'])).stdout) as { keys: unknown[] };
+        return peer.keys.length === 2;
+      },
+      15_000,
+      'rotation pinned on a.example',
+    );
+    const after = JSON.parse((await a.cli(['peer', 'show', 'b.example', '--json'])).stdout) as {
+      keys: Array<{ publicKey: string; notAfter: string | null; source: string }>;
+    };
     const old = after.keys.find((k) => k.publicKey === before.keys[0]?.publicKey);
     const fresh = after.keys.find((k) => k.publicKey !== before.keys[0]?.publicKey);
     expect(old?.notAfter).not.toBeNull();
@@ -69,7 +79,15 @@ describe('two appliances on loopback, real TLS, cards exchanged through the CLI'
 
   it('fails peer check at the handshake step with key_mismatch when the pin is wrong', async () => {
     const impostorDir = tempDir();
-    const impostor = await runCli(['init', '--data-dir', impostorDir, '--domain', 'b.example', '--federation-public-url', `https://localhost:${b.federationPort}`]);
+    const impostor = await runCli([
+      'init',
+      '--data-dir',
+      impostorDir,
+      '--domain',
+      'b.example',
+      '--federation-public-url',
+      `https://localhost:${b.federationPort}`,
+    ]);
     expect(impostor.code, impostor.stderr).toBe(0);
     const file = join(impostorDir, 'card.json');
     expect((await runCli(['card', 'export', '--data-dir', impostorDir, '--out', file])).code).toBe(0);

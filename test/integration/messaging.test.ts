@@ -59,9 +59,13 @@ describe('federated messaging between two appliances', () => {
   });
 
   it('looks users up across the federation with a result per user', async () => {
-    const { status, body } = await homeA.call<{ results: Array<{ user: string; status: string; displayName?: string; keyBundle?: string }> }>('POST', '/v1/lookup', {
-      users: ['bob@b.example', 'nobody@b.example', 'carol@c.example', 'alice@a.example'],
-    });
+    const { status, body } = await homeA.call<{ results: Array<{ user: string; status: string; displayName?: string; keyBundle?: string }> }>(
+      'POST',
+      '/v1/lookup',
+      {
+        users: ['bob@b.example', 'nobody@b.example', 'carol@c.example', 'alice@a.example'],
+      },
+    );
     expect(status).toBe(200);
     expect(body.results).toEqual([
       expect.objectContaining({ user: 'bob@b.example', status: 'found', displayName: 'Bob', keyBundle: Buffer.from([4, 5, 6]).toString('base64') }),
@@ -87,10 +91,37 @@ describe('federated messaging between two appliances', () => {
   it('refuses bad submissions with stable codes and stores nothing of them', async () => {
     const cases: Array<[unknown, number, string]> = [
       [{ envelopes: [{ id: 'not-a-ulid', from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: '' }] }, 400, 'bad_request'],
-      [{ envelopes: [{ id: '01J00000000000000000000000', from: 'mallory@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: '' }] }, 403, 'unknown_sender'],
-      [{ envelopes: [{ id: '01J00000000000000000000001', from: 'alice@a.example', to: ['bob@c.example'], type: 'message', ts: 1, body: '' }] }, 403, 'not_whitelisted'],
-      [{ envelopes: [{ id: '01J00000000000000000000002', from: 'alice@a.example', to: ['bob@b.example'], type: 'call', ts: 1, body: '' }] }, 403, 'capability_denied'],
-      [{ envelopes: [{ id: '01J00000000000000000000003', from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: Buffer.alloc(300 * 1024).toString('base64') }] }, 413, 'too_large'],
+      [
+        { envelopes: [{ id: '01J00000000000000000000000', from: 'mallory@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: '' }] },
+        403,
+        'unknown_sender',
+      ],
+      [
+        { envelopes: [{ id: '01J00000000000000000000001', from: 'alice@a.example', to: ['bob@c.example'], type: 'message', ts: 1, body: '' }] },
+        403,
+        'not_whitelisted',
+      ],
+      [
+        { envelopes: [{ id: '01J00000000000000000000002', from: 'alice@a.example', to: ['bob@b.example'], type: 'call', ts: 1, body: '' }] },
+        403,
+        'capability_denied',
+      ],
+      [
+        {
+          envelopes: [
+            {
+              id: '01J00000000000000000000003',
+              from: 'alice@a.example',
+              to: ['bob@b.example'],
+              type: 'message',
+              ts: 1,
+              body: Buffer.alloc(300 * 1024).toString('base64'),
+            },
+          ],
+        },
+        413,
+        'too_large',
+      ],
     ];
     for (const [body, status, code] of cases) {
       const result = await homeA.call<{ error: { code: string } }>('POST', '/v1/envelopes', body);
@@ -98,7 +129,9 @@ describe('federated messaging between two appliances', () => {
     }
     // A batch with one bad envelope stores none of the good ones either.
     const good = { id: '01J00000000000000000000004', from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: '' };
-    const mixed = await homeA.call<{ error: { code: string } }>('POST', '/v1/envelopes', { envelopes: [good, { ...good, id: '01J00000000000000000000005', to: ['x@c.example'] }] });
+    const mixed = await homeA.call<{ error: { code: string } }>('POST', '/v1/envelopes', {
+      envelopes: [good, { ...good, id: '01J00000000000000000000005', to: ['x@c.example'] }],
+    });
     expect(mixed.status).toBe(403);
     const bad = await new HomeClient(homeA.baseUrl, 'csk_nope_nope').call<{ error: { code: string } }>('GET', '/v1/directory');
     expect([bad.status, bad.body.error.code]).toEqual([401, 'unauthorized']);
@@ -145,7 +178,9 @@ describe('federated messaging between two appliances', () => {
     const delivered = await homeA.send('alice@a.example', ['bob@b.example'], ['to be recalled later']);
     const [original] = await homeB.receive(1);
     expect(original?.id).toBe(delivered.ids[0]);
-    const after = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${delivered.ids[0]}/recall`, { from: 'alice@a.example' });
+    const after = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${delivered.ids[0]}/recall`, {
+      from: 'alice@a.example',
+    });
     expect(after.body).toEqual({ removedFrom: [], recallSentTo: ['b.example'] });
     const [recall] = await homeB.receive(1);
     expect(recall).toMatchObject({ type: 'recall', ref: delivered.ids[0], origin: 'a.example' });
@@ -153,7 +188,9 @@ describe('federated messaging between two appliances', () => {
     // Before delivery: B is down, so the envelope waits in A's outbox and the recall removes it.
     await b.service!.stop('SIGTERM');
     const pending = await homeA.send('alice@a.example', ['bob@b.example'], ['never delivered']);
-    const before = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${pending.ids[0]}/recall`, { from: 'alice@a.example' });
+    const before = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${pending.ids[0]}/recall`, {
+      from: 'alice@a.example',
+    });
     expect(before.body).toEqual({ removedFrom: ['b.example'], recallSentTo: [] });
     await restartB();
     const late = await homeB.send('bob@b.example', ['alice@a.example'], ['marker']);

@@ -39,10 +39,18 @@ describe('runtime boundaries', () => {
   });
 
   it('allows contracts in renderer/ only as type imports', async () => {
-    expect(await problems('renderer/src/boundary-fixture.ts', "import { statusResponse } from '../../service/admin/contract.js';\nexport const s = statusResponse;\n")).toEqual([
-      expect.stringMatching(/import type/),
-    ]);
-    expect(await problems('renderer/src/boundary-fixture.ts', "import type { StatusResponse } from '../../service/admin/contract.js';\nexport type S = StatusResponse;\n")).toEqual([]);
+    expect(
+      await problems(
+        'renderer/src/boundary-fixture.ts',
+        "import { statusResponse } from '../../service/admin/contract.js';\nexport const s = statusResponse;\n",
+      ),
+    ).toEqual([expect.stringMatching(/import type/)]);
+    expect(
+      await problems(
+        'renderer/src/boundary-fixture.ts',
+        "import type { StatusResponse } from '../../service/admin/contract.js';\nexport type S = StatusResponse;\n",
+      ),
+    ).toEqual([]);
   });
 
   it('allows electron in electron/ only', async () => {

@@ -139,7 +139,29 @@ describe('peers through the GUI: two appliances on loopback, real TLS, in Chromi
     await capture(page, 'certificates-import-bad-file');
 
     // A well-formed but self-signed certificate: refused, with the failing checks listed.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'self.key', '-out', 'self.crt', '-days', '5', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { cwd: dir, stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'self.key',
+        '-out',
+        'self.crt',
+        '-days',
+        '5',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     await page.getByTestId('cert-pem').fill(readFileSync(join(dir, 'self.crt'), 'utf8') + readFileSync(join(dir, 'self.key'), 'utf8'));
     await page.getByTestId('cert-import').click();
     await expect.poll(() => page.getByTestId('error-code').textContent()).toBe('self_signed');

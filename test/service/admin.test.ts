@@ -51,7 +51,11 @@ describe('admin API security', () => {
   });
 
   it('refuses a wrong login token, then exchanges the right one once for an HttpOnly SameSite=Strict session', async () => {
-    const wrong = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'nope' }) });
+    const wrong = await fetch(`${base}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'nope' }),
+    });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ error: { code: 'token_invalid' } });
 
@@ -119,7 +123,12 @@ async function login(base: string, body: Record<string, string>): Promise<Client
 function call(client: Client, method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${client.base}${path}`, {
     method,
-    headers: { cookie: client.cookie, 'x-consulate-csrf': client.csrf, origin: client.base, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      cookie: client.cookie,
+      'x-consulate-csrf': client.csrf,
+      origin: client.base,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }
@@ -148,7 +157,12 @@ describe('admin password, login rate limit and audit', () => {
   it('tells the login page which appliance this is, without a session, and refuses password login before one is set', async () => {
     const info = await fetch(`${base}/api/login-info`);
     expect(info.status).toBe(200);
-    expect(await info.json()).toMatchObject({ domain: 'pw.example', passwordSet: false, passwordRequired: false, fingerprint: expect.stringMatching(/^([a-z2-7]{4}-){5}[a-z2-7]{4}$/) });
+    expect(await info.json()).toMatchObject({
+      domain: 'pw.example',
+      passwordSet: false,
+      passwordRequired: false,
+      fingerprint: expect.stringMatching(/^([a-z2-7]{4}-){5}[a-z2-7]{4}$/),
+    });
     const refused = await tryPassword(base, 'anything at all');
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ error: { code: 'password_not_set' } });
@@ -200,7 +214,10 @@ describe('admin password, login rate limit and audit', () => {
     let text = '';
     while (!text.includes('event: status')) text += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
-    const data = JSON.parse(/event: status\ndata: (.*)\n/.exec(text)?.[1] ?? '{}') as { status: { domain: string }; listeners: Array<{ name: string; state: string }> };
+    const data = JSON.parse(/event: status\ndata: (.*)\n/.exec(text)?.[1] ?? '{}') as {
+      status: { domain: string };
+      listeners: Array<{ name: string; state: string }>;
+    };
     expect(data.status.domain).toBe('pw.example');
     expect(data.listeners.find((l) => l.name === 'federation')?.state).toBe('down');
   });
@@ -221,7 +238,10 @@ describe('first-run setup and a listener beyond loopback', () => {
     await service.start();
     try {
       const admin = await login(service.adminUrl, { token: service.loginToken });
-      const setup = (await (await call(admin, 'GET', '/api/setup')).json()) as { complete: boolean; steps: { domain: { done: boolean }; identity: { done: boolean } } };
+      const setup = (await (await call(admin, 'GET', '/api/setup')).json()) as {
+        complete: boolean;
+        steps: { domain: { done: boolean }; identity: { done: boolean } };
+      };
       expect(setup).toMatchObject({ complete: false, steps: { domain: { done: false }, identity: { done: true } } });
 
       const early = await call(admin, 'POST', '/api/peers/import', { card: 'x', confirmFingerprint: 'x' });
@@ -235,7 +255,11 @@ describe('first-run setup and a listener beyond loopback', () => {
       expect(await bad.json()).toMatchObject({ error: { code: 'config_invalid' } });
       const saved = await call(admin, 'PUT', '/api/settings', { domain: 'fresh.example', federation: { port: 9443 } });
       expect(saved.status).toBe(200);
-      expect(await saved.json()).toMatchObject({ restartRequired: true, running: { domain: 'consulate.local' }, saved: { domain: 'fresh.example', federation: { port: 9443 } } });
+      expect(await saved.json()).toMatchObject({
+        restartRequired: true,
+        running: { domain: 'consulate.local' },
+        saved: { domain: 'fresh.example', federation: { port: 9443 } },
+      });
       expect(JSON.parse(readFileSync(join(dataDir, 'config.json'), 'utf8'))).toMatchObject({ domain: 'fresh.example', federation: { port: 9443 } });
 
       expect((await call(admin, 'POST', '/api/setup/complete', {})).status).toBe(204);

@@ -31,7 +31,12 @@ describe('consulate serve', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({
       ready: false,
-      components: { store: { ready: true }, identity: { ready: true }, admin: { ready: true }, federation: { ready: false, detail: expect.stringContaining('no certificate') } },
+      components: {
+        store: { ready: true },
+        identity: { ready: true },
+        admin: { ready: true },
+        federation: { ready: false, detail: expect.stringContaining('no certificate') },
+      },
     });
 
     const { code, ms } = await service.stop('SIGINT');

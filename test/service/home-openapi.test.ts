@@ -10,7 +10,9 @@ describe('docs/home-api.yaml', () => {
 
   it('describes every endpoint with its schemas resolvable', () => {
     const doc = parse(homeApiYaml()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/directory/{user}', '/v1/lookup', '/v1/envelopes', '/v1/envelopes/{id}/recall', '/v1/inbound', '/v1/inbound/ack']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/directory/{user}', '/v1/lookup', '/v1/envelopes', '/v1/envelopes/{id}/recall', '/v1/inbound', '/v1/inbound/ack']),
+    );
     const refs = [...JSON.stringify(doc).matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1] as string);
     for (const ref of refs) expect(doc.components.schemas, ref).toHaveProperty(ref);
   });

@@ -31,7 +31,10 @@ describe('store', () => {
       version: migrations.length + 1,
       name: 'add a table',
       async up(db) {
-        await db.schema.createTable('extra').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+        await db.schema
+          .createTable('extra')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .execute();
       },
     };
     const second = await openStore({ dataDir, logger, migrations: [...migrations, next] });

@@ -1,6 +1,31 @@
-import { Alert, Badge, Button, Code, CopyButton, FileButton, Group, PasswordInput, Progress, Select, SimpleGrid, Stack, Table, Text, Textarea, TextInput } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  CopyButton,
+  FileButton,
+  Group,
+  PasswordInput,
+  Progress,
+  Select,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  TextInput,
+} from '@mantine/core';
 import { useEffect, useState } from 'react';
-import type { CaResponse, CertCheckView, CertCsrResponse, CertInstallResponse, CertReportView, CertSlotName, CertificateView } from '../../../service/admin/contract.js';
+import type {
+  CaResponse,
+  CertCheckView,
+  CertCsrResponse,
+  CertInstallResponse,
+  CertReportView,
+  CertSlotName,
+  CertificateView,
+} from '../../../service/admin/contract.js';
 import { api, asApiError, type ApiError } from '../api.js';
 import { formatTime } from '../format.js';
 import { ErrorAlert } from './error-alert.js';
@@ -262,14 +287,30 @@ export function ImportCertificateForm({ onInstalled, compact = false }: { onInst
         />
       )}
       <SimpleGrid cols={{ base: 1, sm: 2 }}>
-        <Textarea label="Private key (optional)" placeholder="-----BEGIN PRIVATE KEY-----" value={keyPem} onChange={(e) => setKeyPem(e.currentTarget.value)} autosize minRows={1} maxRows={4} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} />
-        <PasswordInput label="Password (optional)" description="For a .p12 file or an encrypted key." value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="off" />
+        <Textarea
+          label="Private key (optional)"
+          placeholder="-----BEGIN PRIVATE KEY-----"
+          value={keyPem}
+          onChange={(e) => setKeyPem(e.currentTarget.value)}
+          autosize
+          minRows={1}
+          maxRows={4}
+          styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+        />
+        <PasswordInput
+          label="Password (optional)"
+          description="For a .p12 file or an encrypted key."
+          value={password}
+          onChange={(e) => setPassword(e.currentTarget.value)}
+          autoComplete="off"
+        />
       </SimpleGrid>
       {error && <ErrorAlert error={error} title="The certificate was not installed" />}
       {result && (
         <Alert color="green" title={`Installed for the ${slotNames[result.slot].toLowerCase()}`} data-testid="cert-installed">
           <Text size="sm">
-            {result.installed.subject}, valid until {formatTime(result.installed.notAfter)}. The listener uses it now; the previous certificate is kept for rollback.
+            {result.installed.subject}, valid until {formatTime(result.installed.notAfter)}. The listener uses it now; the previous certificate is kept for
+            rollback.
           </Text>
         </Alert>
       )}
@@ -323,16 +364,35 @@ export function CsrForm({ defaultHostnames }: { defaultHostnames: string[] }) {
   const [csr, setCsr] = useState<CertCsrResponse | undefined>();
   return (
     <Stack>
-      <TextInput label="Host names" description="Every name peers will use for this appliance, comma-separated." value={hostnames} onChange={(e) => setHostnames(e.currentTarget.value)} />
+      <TextInput
+        label="Host names"
+        description="Every name peers will use for this appliance, comma-separated."
+        value={hostnames}
+        onChange={(e) => setHostnames(e.currentTarget.value)}
+      />
       <SimpleGrid cols={{ base: 1, sm: 3 }}>
         <Select label="Key type" data={keyTypes} value={keyType} onChange={(v) => setKeyType(v ?? 'ecdsa-p256')} allowDeselect={false} />
         <TextInput label="Organisation (optional)" value={organization} onChange={(e) => setOrganization(e.currentTarget.value)} />
-        <TextInput label="Country (optional)" description="Two letters, e.g. DE" maxLength={2} value={country} onChange={(e) => setCountry(e.currentTarget.value.toUpperCase())} />
+        <TextInput
+          label="Country (optional)"
+          description="Two letters, e.g. DE"
+          maxLength={2}
+          value={country}
+          onChange={(e) => setCountry(e.currentTarget.value.toUpperCase())}
+        />
       </SimpleGrid>
       {error && <ErrorAlert error={error} title="No CSR was made" />}
       {csr && (
         <Stack gap="xs" data-testid="csr-result">
-          <Textarea label={`Certificate signing request for ${csr.hostnames.join(', ')} (${csr.key})`} value={csr.csrPem} readOnly autosize minRows={4} maxRows={10} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} />
+          <Textarea
+            label={`Certificate signing request for ${csr.hostnames.join(', ')} (${csr.key})`}
+            value={csr.csrPem}
+            readOnly
+            autosize
+            minRows={4}
+            maxRows={10}
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+          />
           <Group>
             <Button variant="default" onClick={() => download(csr.fileName, csr.csrPem)}>
               Download {csr.fileName}
@@ -410,7 +470,10 @@ export function PrivateCaPanel({ hostnames, domain, onInstalled }: { hostnames: 
     <Stack>
       {!ca.exists ? (
         <>
-          <Text size="sm">No organisation CA yet. Create one to issue this appliance’s certificate without a public CA (air-gapped networks, demos). Peers must then add its certificate as a trust anchor for you.</Text>
+          <Text size="sm">
+            No organisation CA yet. Create one to issue this appliance’s certificate without a public CA (air-gapped networks, demos). Peers must then add its
+            certificate as a trust anchor for you.
+          </Text>
           <TextInput label="CA name" value={commonName} onChange={(e) => setCommonName(e.currentTarget.value)} data-testid="ca-name" />
         </>
       ) : (
@@ -420,7 +483,10 @@ export function PrivateCaPanel({ hostnames, domain, onInstalled }: { hostnames: 
               Organisation CA: {ca.certificate.subject} {ca.sealed ? <Badge variant="light">key sealed</Badge> : null}
             </Text>
             <Sha256 value={ca.certificate.fingerprintSha256} />
-            <Text size="sm">Valid until {formatTime(ca.certificate.notAfter)}. Give the CA certificate to each peer’s administrator: they add it for your domain with <Code>consulate peer set-ca {domain} ca.crt</Code>.</Text>
+            <Text size="sm">
+              Valid until {formatTime(ca.certificate.notAfter)}. Give the CA certificate to each peer’s administrator: they add it for your domain with{' '}
+              <Code>consulate peer set-ca {domain} ca.crt</Code>.
+            </Text>
             {ca.certPem && (
               <Group>
                 <Button variant="default" onClick={() => download(`${domain}-ca.crt`, ca.certPem ?? '')}>
@@ -431,7 +497,12 @@ export function PrivateCaPanel({ hostnames, domain, onInstalled }: { hostnames: 
           </>
         )
       )}
-      <TextInput label="Names for this appliance’s certificate" value={issueNames} onChange={(e) => setIssueNames(e.currentTarget.value)} data-testid="ca-hostnames" />
+      <TextInput
+        label="Names for this appliance’s certificate"
+        value={issueNames}
+        onChange={(e) => setIssueNames(e.currentTarget.value)}
+        data-testid="ca-hostnames"
+      />
       {error && <ErrorAlert error={error} title="The private CA could not do that" />}
       {issued && (
         <Alert color="green" title="Certificate issued and installed" data-testid="ca-installed">

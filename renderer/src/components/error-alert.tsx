@@ -34,7 +34,15 @@ const advice: Record<string, string> = {
 
 export function ErrorAlert({ error, title, onClose }: { error: ApiError; title?: string; onClose?: () => void }) {
   return (
-    <Alert color="red" variant="light" title={title ?? 'That did not work'} data-testid="error" withCloseButton={onClose !== undefined} onClose={onClose} closeButtonLabel="Dismiss error">
+    <Alert
+      color="red"
+      variant="light"
+      title={title ?? 'That did not work'}
+      data-testid="error"
+      withCloseButton={onClose !== undefined}
+      onClose={onClose}
+      closeButtonLabel="Dismiss error"
+    >
       <Text size="sm">
         <Code data-testid="error-code">{error.code}</Code> {error.message}
       </Text>

@@ -5,7 +5,17 @@ import { Identicon } from './identicon.js';
  * The fingerprint as operators read it aloud: hash labelled, groups spaced, monospace, in
  * a selectable well with a copy control. The same format as the CLI and the peer's GUI.
  */
-export function Fingerprint({ value, label = 'Ed25519 key · SHA-256, base32', size = 'lg', testId }: { value: string; label?: string; size?: 'md' | 'lg' | 'xl'; testId?: string }) {
+export function Fingerprint({
+  value,
+  label = 'Ed25519 key · SHA-256, base32',
+  size = 'lg',
+  testId,
+}: {
+  value: string;
+  label?: string;
+  size?: 'md' | 'lg' | 'xl';
+  testId?: string;
+}) {
   return (
     <Box>
       <Text size="xs" c="dimmed" mb={4}>
@@ -13,7 +23,13 @@ export function Fingerprint({ value, label = 'Ed25519 key · SHA-256, base32', s
       </Text>
       <Group gap="sm" wrap="nowrap" p="sm" bg="var(--mantine-color-gray-light)" style={{ borderRadius: 4 }}>
         <Identicon fingerprint={value} size={size === 'xl' ? 40 : 28} />
-        <Text ff="monospace" fz={size === 'xl' ? 24 : size === 'lg' ? 18 : 14} fw={600} style={{ letterSpacing: '0.06em', userSelect: 'all', wordBreak: 'break-all' }} data-testid={testId}>
+        <Text
+          ff="monospace"
+          fz={size === 'xl' ? 24 : size === 'lg' ? 18 : 14}
+          fw={600}
+          style={{ letterSpacing: '0.06em', userSelect: 'all', wordBreak: 'break-all' }}
+          data-testid={testId}
+        >
           {value.split('-').join(' ')}
         </Text>
         <CopyButton value={value}>

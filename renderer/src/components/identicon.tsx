@@ -29,7 +29,14 @@ export function Identicon({ fingerprint, size = 24 }: { fingerprint: string; siz
     }
   }
   return (
-    <svg width={size} height={size} viewBox="-0.5 -0.5 6 6" aria-hidden="true" focusable="false" style={{ flex: 'none', borderRadius: 3, background: 'var(--mantine-color-gray-1)' }}>
+    <svg
+      width={size}
+      height={size}
+      viewBox="-0.5 -0.5 6 6"
+      aria-hidden="true"
+      focusable="false"
+      style={{ flex: 'none', borderRadius: 3, background: 'var(--mantine-color-gray-1)' }}
+    >
       {cells.map((c) => (
         <rect key={`${c.x}-${c.y}`} x={c.x} y={c.y} width={1} height={1} fill={colour} />
       ))}

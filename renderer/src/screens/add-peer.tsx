@@ -13,7 +13,8 @@ const cardPrefix = 'consulate-card:';
 function cardProblem(text: string): string | undefined {
   const t = text.trim();
   if (!t) return undefined;
-  if (t.startsWith(cardPrefix)) return /^consulate-card:[A-Za-z0-9_-]+$/.test(t) ? undefined : 'after “consulate-card:” only letters, digits, “-” and “_” may follow, with no spaces';
+  if (t.startsWith(cardPrefix))
+    return /^consulate-card:[A-Za-z0-9_-]+$/.test(t) ? undefined : 'after “consulate-card:” only letters, digits, “-” and “_” may follow, with no spaces';
   if (t.startsWith('{')) return t.endsWith('}') ? undefined : 'the card file’s JSON looks cut off: paste the whole file';
   return `expected one line starting with “${cardPrefix}”, or the JSON of a .card.json file`;
 }
@@ -100,11 +101,20 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
   };
 
   return (
-    <Modal opened={opened} onClose={close} title={preview ? `Confirm ${preview.domain}` : 'Add peer'} size="xl" centered closeButtonProps={{ 'aria-label': 'Close' }}>
+    <Modal
+      opened={opened}
+      onClose={close}
+      title={preview ? `Confirm ${preview.domain}` : 'Add peer'}
+      size="xl"
+      centered
+      closeButtonProps={{ 'aria-label': 'Close' }}
+    >
       {!preview ? (
         <Stack>
           <Text size="sm">
-            Import the other appliance’s federation card. Its administrator finds it on their <strong>Identity & card</strong> screen (or runs <Code>consulate card export</Code>). The peer must add <strong>your</strong> card too: traffic flows only when both sides have whitelisted each other.
+            Import the other appliance’s federation card. Its administrator finds it on their <strong>Identity & card</strong> screen (or runs{' '}
+            <Code>consulate card export</Code>). The peer must add <strong>your</strong> card too: traffic flows only when both sides have whitelisted each
+            other.
           </Text>
           <Tabs defaultValue="paste">
             <Tabs.List>
@@ -151,14 +161,20 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
             <Tabs.Panel value="qr" pt="sm">
               <Stack>
                 <Group>
-                  <FileButton accept="image/*" onChange={(file) => void readQr(file)} inputProps={{ 'aria-label': 'QR code image', 'data-testid': 'qr-file' } as object}>
+                  <FileButton
+                    accept="image/*"
+                    onChange={(file) => void readQr(file)}
+                    inputProps={{ 'aria-label': 'QR code image', 'data-testid': 'qr-file' } as object}
+                  >
                     {(props) => (
                       <Button variant="default" loading={busy} {...props}>
                         Choose a photo or screenshot of the QR code…
                       </Button>
                     )}
                   </FileButton>
-                  <Text size="sm">The QR code on the other administrator’s Identity & card screen. The image is read here, in this window; it is not uploaded.</Text>
+                  <Text size="sm">
+                    The QR code on the other administrator’s Identity & card screen. The image is read here, in this window; it is not uploaded.
+                  </Text>
                 </Group>
                 {qrProblem && (
                   <Alert color="red" data-testid="qr-problem">
@@ -196,17 +212,27 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
               </Table.Tr>
               <Table.Tr>
                 <Table.Th>Import will</Table.Th>
-                <Table.Td>{preview.effect === 'add' ? 'add a new peer' : preview.effect === 'refresh' ? 'refresh a known peer (same key)' : 'REPLACE the pinned key of a known peer'}</Table.Td>
+                <Table.Td>
+                  {preview.effect === 'add'
+                    ? 'add a new peer'
+                    : preview.effect === 'refresh'
+                      ? 'refresh a known peer (same key)'
+                      : 'REPLACE the pinned key of a known peer'}
+                </Table.Td>
               </Table.Tr>
             </Table.Tbody>
           </Table>
           <Fingerprint value={preview.fingerprint} size="xl" testId="preview-fingerprint" />
           <Text size="sm">
-            Call {preview.domain}’s administrator on a channel you trust (phone, in person) and ask them to read the fingerprint on their <strong>Identity & card</strong> screen. Every group must match. A card can be copied by anyone; only this comparison proves the key is theirs.
+            Call {preview.domain}’s administrator on a channel you trust (phone, in person) and ask them to read the fingerprint on their{' '}
+            <strong>Identity & card</strong> screen. Every group must match. A card can be copied by anyone; only this comparison proves the key is theirs.
           </Text>
           {preview.effect === 'replace_key' && (
             <Alert color="red" title="This card carries a different key">
-              <Text size="sm">{preview.domain} is already whitelisted with another key. Replace it only if its administrator confirms they re-installed or lost their key; otherwise someone may be impersonating them.</Text>
+              <Text size="sm">
+                {preview.domain} is already whitelisted with another key. Replace it only if its administrator confirms they re-installed or lost their key;
+                otherwise someone may be impersonating them.
+              </Text>
               <Checkbox mt="xs" label="Replace the pinned key" checked={replace} onChange={(e) => setReplace(e.currentTarget.checked)} />
             </Alert>
           )}

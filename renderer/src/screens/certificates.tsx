@@ -135,7 +135,11 @@ function SlotCard({ slot, onChanged }: { slot: CertSlotView; onChanged(): void }
             {slot.report && <ReportSummary report={slot.report} />}
           </>
         ) : (
-          <Text size="sm">{slot.slot === 'fileProxy' ? 'Optional: the file proxy uses the federation certificate unless it has its own host name.' : 'None installed. Use one of the options below.'}</Text>
+          <Text size="sm">
+            {slot.slot === 'fileProxy'
+              ? 'Optional: the file proxy uses the federation certificate unless it has its own host name.'
+              : 'None installed. Use one of the options below.'}
+          </Text>
         )}
         {slot.previous && (
           <Group justify="space-between" mt="xs">
@@ -159,7 +163,8 @@ function SlotCard({ slot, onChanged }: { slot: CertSlotView; onChanged(): void }
         }}
       >
         <Text size="sm">
-          The listener switches back to {slot.previous?.subject} (valid until {formatTime(slot.previous?.notAfter)}) at once. The current certificate becomes the previous one, so you can switch again.
+          The listener switches back to {slot.previous?.subject} (valid until {formatTime(slot.previous?.notAfter)}) at once. The current certificate becomes
+          the previous one, so you can switch again.
         </Text>
       </ConfirmDialog>
     </Card>

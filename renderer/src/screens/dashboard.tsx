@@ -21,9 +21,23 @@ const listenerNames: Record<ListenerView['name'], string> = {
 const palette = ['teal.8', 'indigo.7', 'orange.8', 'grape.7', 'cyan.8', 'red.8', 'lime.9', 'pink.7'];
 
 function ListenerState({ listener }: { listener: ListenerView }) {
-  if (listener.state === 'up') return <Text c="green.9" size="sm" fw={500}>Listening</Text>;
-  if (listener.state === 'down') return <Text c="red.9" size="sm" fw={500}>Off</Text>;
-  return <Text size="sm" c="dimmed">Not in this build</Text>;
+  if (listener.state === 'up')
+    return (
+      <Text c="green.9" size="sm" fw={500}>
+        Listening
+      </Text>
+    );
+  if (listener.state === 'down')
+    return (
+      <Text c="red.9" size="sm" fw={500}>
+        Off
+      </Text>
+    );
+  return (
+    <Text size="sm" c="dimmed">
+      Not in this build
+    </Text>
+  );
 }
 
 /** Two columns as in Syncthing: what the appliance serves on the left; this node and its peers on the right. */
@@ -32,7 +46,10 @@ export function DashboardScreen() {
   const { queues, missing: noQueueApi } = useQueues(5000);
   const [fingerprint, setFingerprint] = useState('');
   useEffect(() => {
-    api.identity().then((i) => setFingerprint(i.fingerprint), () => undefined);
+    api.identity().then(
+      (i) => setFingerprint(i.fingerprint),
+      () => undefined,
+    );
   }, []);
   if (!snapshot) return <Text>Loading the live status…</Text>;
 
@@ -178,7 +195,12 @@ export function DashboardScreen() {
                 <KV label="Uptime">{formatDuration(snapshot.status.uptimeSeconds)}</KV>
                 <KV label="Ready">
                   <Text span size="sm" c={snapshot.status.ready ? 'green.9' : 'orange.9'} fw={500}>
-                    {snapshot.status.ready ? 'yes' : `no: ${Object.entries(snapshot.components).filter(([, c]) => !c.ready).map(([n]) => n).join(', ')}`}
+                    {snapshot.status.ready
+                      ? 'yes'
+                      : `no: ${Object.entries(snapshot.components)
+                          .filter(([, c]) => !c.ready)
+                          .map(([n]) => n)
+                          .join(', ')}`}
                   </Text>
                 </KV>
                 <KV label="Version">

@@ -55,7 +55,9 @@ export function IdentityScreen() {
               Identity key of {identity.domain}
             </Title>
             <Fingerprint value={identity.fingerprint} size="xl" testId="own-fingerprint" />
-            <Text size="sm">Read this out when another administrator imports your card; they see the same groups on their screen. Created {formatTime(identity.createdAt)}.</Text>
+            <Text size="sm">
+              Read this out when another administrator imports your card; they see the same groups on their screen. Created {formatTime(identity.createdAt)}.
+            </Text>
           </Stack>
         </Card>
       )}
@@ -66,8 +68,20 @@ export function IdentityScreen() {
               <Title order={3} fz="h4">
                 Federation card
               </Title>
-              <Text size="sm">Send this to the other administrator (mail, chat, USB stick): it is signed by your key and holds nothing secret. They paste it on their Peers screen, then compare the fingerprint with you.</Text>
-              <Textarea label="Card text" value={card.text} readOnly autosize minRows={4} maxRows={8} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} data-testid="card-text" />
+              <Text size="sm">
+                Send this to the other administrator (mail, chat, USB stick): it is signed by your key and holds nothing secret. They paste it on their Peers
+                screen, then compare the fingerprint with you.
+              </Text>
+              <Textarea
+                label="Card text"
+                value={card.text}
+                readOnly
+                autosize
+                minRows={4}
+                maxRows={8}
+                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+                data-testid="card-text"
+              />
               <Group>
                 <CopyButton value={card.text}>
                   {({ copied, copy }) => (
@@ -144,7 +158,10 @@ export function IdentityScreen() {
           load();
         }}
       >
-        <Text size="sm">A new key replaces the current one. Peers linked right now receive a rotation statement signed by the current key and pin the new key automatically; the old key keeps working for 7 days.</Text>
+        <Text size="sm">
+          A new key replaces the current one. Peers linked right now receive a rotation statement signed by the current key and pin the new key automatically;
+          the old key keeps working for 7 days.
+        </Text>
         <Text size="sm" mt="xs" fw={500}>
           Peers that are offline now will refuse the link after those 7 days until they import your new card. Cards you sent earlier stop matching.
         </Text>

@@ -9,7 +9,17 @@ import { Identicon } from '../components/identicon.js';
  * The login card (after Cockpit's), but naming the appliance and its key fingerprint so
  * the operator knows which box they are unlocking.
  */
-export function LoginScreen({ health, info, reason, onLoggedIn }: { health: HealthResponse | undefined; info: LoginInfoResponse | undefined; reason: ApiError | undefined; onLoggedIn(): void }) {
+export function LoginScreen({
+  health,
+  info,
+  reason,
+  onLoggedIn,
+}: {
+  health: HealthResponse | undefined;
+  info: LoginInfoResponse | undefined;
+  reason: ApiError | undefined;
+  onLoggedIn(): void;
+}) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | undefined>();
@@ -45,7 +55,8 @@ export function LoginScreen({ health, info, reason, onLoggedIn }: { health: Heal
             {info && !info.passwordSet ? (
               <Alert color="blue" title="No admin password is set" data-testid="login-no-password">
                 <Text size="sm">
-                  Open the one-time login link that the service printed when it started (its log line ends with <Code>#token=…</Code>). Restart the service for a new link. In the GUI, set an admin password so you can log in here.
+                  Open the one-time login link that the service printed when it started (its log line ends with <Code>#token=…</Code>). Restart the service for
+                  a new link. In the GUI, set an admin password so you can log in here.
                 </Text>
               </Alert>
             ) : (
@@ -61,7 +72,14 @@ export function LoginScreen({ health, info, reason, onLoggedIn }: { health: Heal
                 }}
               >
                 <Stack>
-                  <PasswordInput label="Admin password" value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="current-password" required data-testid="login-password" />
+                  <PasswordInput
+                    label="Admin password"
+                    value={password}
+                    onChange={(e) => setPassword(e.currentTarget.value)}
+                    autoComplete="current-password"
+                    required
+                    data-testid="login-password"
+                  />
                   <Button type="submit" fullWidth loading={busy} data-testid="login-submit">
                     Log in
                   </Button>

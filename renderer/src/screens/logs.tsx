@@ -8,7 +8,14 @@ import { mergeLogs, useLive } from '../live.js';
 import { href, navigate } from '../routing.js';
 
 const levelRank: Record<LogEntryView['level'], number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-const levelColour: Record<LogEntryView['level'], string> = { trace: 'gray.7', debug: 'gray.7', info: 'blue.9', warn: 'orange.9', error: 'red.9', fatal: 'red.9' };
+const levelColour: Record<LogEntryView['level'], string> = {
+  trace: 'gray.7',
+  debug: 'gray.7',
+  info: 'blue.9',
+  warn: 'orange.9',
+  error: 'red.9',
+  fatal: 'red.9',
+};
 
 interface Group {
   first: LogEntryView;
@@ -80,7 +87,10 @@ function LiveLog() {
   const source = paused ?? all;
   const needle = filter.trim().toLowerCase();
   const shown = useMemo(
-    () => collapse(source.filter((e) => levelRank[e.level] >= levelRank[minimum] && (!needle || `${e.msg} ${JSON.stringify(e.fields)}`.toLowerCase().includes(needle)))).reverse(),
+    () =>
+      collapse(
+        source.filter((e) => levelRank[e.level] >= levelRank[minimum] && (!needle || `${e.msg} ${JSON.stringify(e.fields)}`.toLowerCase().includes(needle))),
+      ).reverse(),
     [source, minimum, needle],
   );
 
@@ -88,7 +98,8 @@ function LiveLog() {
   if (!available) {
     return (
       <Alert color="blue" title="The live log is not available from this service">
-        The GUI could not attach to the service’s log output. Read the log where the service writes it (journald, the terminal, or the desktop shell’s log folder).
+        The GUI could not attach to the service’s log output. Read the log where the service writes it (journald, the terminal, or the desktop shell’s log
+        folder).
       </Alert>
     );
   }
@@ -109,7 +120,14 @@ function LiveLog() {
           w={200}
           data-testid="log-level"
         />
-        <TextInput label="Filter" placeholder="text, peer, code…" value={filter} onChange={(e) => setFilter(e.currentTarget.value)} w={280} data-testid="log-filter" />
+        <TextInput
+          label="Filter"
+          placeholder="text, peer, code…"
+          value={filter}
+          onChange={(e) => setFilter(e.currentTarget.value)}
+          w={280}
+          data-testid="log-filter"
+        />
         <Button variant={paused ? 'filled' : 'default'} onClick={() => setPaused(paused ? undefined : all)} data-testid="log-pause">
           {paused ? 'Resume' : 'Pause'}
         </Button>
@@ -208,7 +226,8 @@ function AuditTrail() {
         </Alert>
       ) : (
         <Alert color="red" title="Audit trail tampered with" data-testid="audit-chain">
-          Entry #{audit.chain.brokenAt} does not follow from the one before it: an entry was edited or deleted outside Consulate. Keep a copy of the data directory for investigation.
+          Entry #{audit.chain.brokenAt} does not follow from the one before it: an entry was edited or deleted outside Consulate. Keep a copy of the data
+          directory for investigation.
         </Alert>
       )}
       <TextInput label="Filter" placeholder="actor, action, peer…" value={filter} onChange={(e) => setFilter(e.currentTarget.value)} maw={320} />

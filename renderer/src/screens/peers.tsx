@@ -66,7 +66,8 @@ export function PeersScreen({ selected }: { selected: string | undefined }) {
       )}
       {peers && peers.length === 0 && (
         <Alert color="blue" title="No peers yet">
-          Ask the other organisation’s administrator for their federation card (Identity & card screen, or <Code>consulate card export</Code>), then choose Add peer. Send them your card too.
+          Ask the other organisation’s administrator for their federation card (Identity & card screen, or <Code>consulate card export</Code>), then choose Add
+          peer. Send them your card too.
         </Alert>
       )}
       {peers && peers.length > 0 && (
@@ -217,7 +218,16 @@ function PeerDetails({ peer, status, onChanged }: { peer: PeerView; status: Peer
         ))}
       </Group>
 
-      <Textarea label="Note" description="Who the peer is, who to call about it." value={note} onChange={(e) => setNote(e.currentTarget.value)} autosize minRows={1} maxRows={4} onBlur={() => note !== peer.note && void patch({ note })} />
+      <Textarea
+        label="Note"
+        description="Who the peer is, who to call about it."
+        value={note}
+        onChange={(e) => setNote(e.currentTarget.value)}
+        autosize
+        minRows={1}
+        maxRows={4}
+        onBlur={() => note !== peer.note && void patch({ note })}
+      />
 
       {error && <ErrorAlert error={error} onClose={() => setError(undefined)} />}
 
@@ -281,7 +291,9 @@ function PeerDetails({ peer, status, onChanged }: { peer: PeerView; status: Peer
           onChanged();
         }}
       >
-        <Text size="sm">Both links with {peer.domain} close now and new ones are refused until you resume. Meanwhile lookups, messages, files and calls with its users stop.</Text>
+        <Text size="sm">
+          Both links with {peer.domain} close now and new ones are refused until you resume. Meanwhile lookups, messages, files and calls with its users stop.
+        </Text>
         <Text size="sm" mt="xs">
           Nothing is deleted: the whitelist entry, pinned keys and queued envelopes stay, and queued envelopes are delivered after you resume.
         </Text>
@@ -299,7 +311,9 @@ function PeerDetails({ peer, status, onChanged }: { peer: PeerView; status: Peer
           onChanged();
         }}
       >
-        <Text size="sm">This deletes {peer.domain} from the whitelist: its pinned keys, capabilities and note, and every envelope queued to it. Links close at once.</Text>
+        <Text size="sm">
+          This deletes {peer.domain} from the whitelist: its pinned keys, capabilities and note, and every envelope queued to it. Links close at once.
+        </Text>
         <Text size="sm" mt="xs" fw={500}>
           It cannot be undone. To federate again, both sides must import fresh cards and confirm fingerprints.
         </Text>
@@ -331,7 +345,11 @@ function DoctorResult({ result }: { result: DoctorResponse }) {
   const all = ['dns', 'tcp', 'tls', 'handshake', 'clock'];
   const byStep = new Map(result.steps.map((s) => [s.step, s]));
   return (
-    <Alert color={result.ok ? 'green' : 'red'} title={result.ok ? `All checks passed for ${result.domain}` : `${result.domain} failed a check`} data-testid="doctor-result">
+    <Alert
+      color={result.ok ? 'green' : 'red'}
+      title={result.ok ? `All checks passed for ${result.domain}` : `${result.domain} failed a check`}
+      data-testid="doctor-result"
+    >
       <Table fz="sm" withRowBorders={false}>
         <Table.Tbody>
           {all.map((name) => {
@@ -347,7 +365,10 @@ function DoctorResult({ result }: { result: DoctorResponse }) {
                 <Table.Td>
                   {step ? (
                     <>
-                      {step.code && <Code>{step.code}</Code>} {step.message} <Text span size="xs">({step.ms} ms)</Text>
+                      {step.code && <Code>{step.code}</Code>} {step.message}{' '}
+                      <Text span size="xs">
+                        ({step.ms} ms)
+                      </Text>
                     </>
                   ) : (
                     'not run: an earlier step failed'
@@ -368,14 +389,14 @@ function DoctorResult({ result }: { result: DoctorResponse }) {
  */
 function UnknownDialerPrompt({ dialer, onAdd, onDismissed }: { dialer: UnknownDialerView; onAdd(): void; onDismissed(): void }) {
   const [error, setError] = useState<ApiError | undefined>();
-  const dismiss = () =>
-    api.dismissUnknownDialer(dialer.domain).then(onDismissed, (e: unknown) => setError(asApiError(e)));
+  const dismiss = () => api.dismissUnknownDialer(dialer.domain).then(onDismissed, (e: unknown) => setError(asApiError(e)));
   return (
     <Alert color="yellow" title={`${dialer.domain} is trying to connect`} data-testid={`unknown-dialer-${dialer.domain}`}>
       <Stack gap="xs">
         <Text size="sm">
-          An appliance that says it is <strong>{dialer.domain}</strong> dialed this one {dialer.attempts === 1 ? 'once' : `${dialer.attempts} times`} (last {formatAgo(dialer.lastSeen)}, from{' '}
-          {dialer.addresses.join(', ')}) and was refused: it is not on the whitelist. If you expect it, ask its administrator for its federation card and add it; you will compare its fingerprint before anything is trusted. The name is only its claim.
+          An appliance that says it is <strong>{dialer.domain}</strong> dialed this one {dialer.attempts === 1 ? 'once' : `${dialer.attempts} times`} (last{' '}
+          {formatAgo(dialer.lastSeen)}, from {dialer.addresses.join(', ')}) and was refused: it is not on the whitelist. If you expect it, ask its administrator
+          for its federation card and add it; you will compare its fingerprint before anything is trusted. The name is only its claim.
         </Text>
         {error && <ErrorAlert error={error} title="Cannot dismiss" />}
         <Group gap="xs">

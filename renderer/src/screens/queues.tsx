@@ -46,7 +46,8 @@ export function QueuesScreen() {
       <Title order={2}>Queues</Title>
       {missing && (
         <Unavailable title="Queue management is not available in this build yet" endpoint="GET /api/queues" testId="queues-unavailable">
-          Per-peer queue depth, oldest envelope age, retry state, “retry now” and purge appear here once the messaging layer exposes them on the admin API. Nothing on this screen is estimated or simulated.
+          Per-peer queue depth, oldest envelope age, retry state, “retry now” and purge appear here once the messaging layer exposes them on the admin API.
+          Nothing on this screen is estimated or simulated.
         </Unavailable>
       )}
       {error && <ErrorAlert error={error} title="Cannot read the queues" />}
@@ -59,7 +60,8 @@ export function QueuesScreen() {
       {queues && (
         <>
           <Text size="sm">
-            Envelopes wait here, on disk, until the peer acknowledges them; they survive restarts, and suspending a peer keeps its queue. <strong>{queues.inboxDepth}</strong> inbound envelope{queues.inboxDepth === 1 ? '' : 's'} wait for the home server to fetch them.
+            Envelopes wait here, on disk, until the peer acknowledges them; they survive restarts, and suspending a peer keeps its queue.{' '}
+            <strong>{queues.inboxDepth}</strong> inbound envelope{queues.inboxDepth === 1 ? '' : 's'} wait for the home server to fetch them.
           </Text>
           <Card withBorder padding={0}>
             {queues.peers.length === 0 ? (
@@ -160,7 +162,8 @@ export function QueuesScreen() {
         }}
       >
         <Text size="sm">
-          The {purging?.depth} envelope{purging?.depth === 1 ? '' : 's'} waiting for {purging?.peer} are deleted and will never be delivered; their senders are told they failed. The peer stays whitelisted and new envelopes queue as before.
+          The {purging?.depth} envelope{purging?.depth === 1 ? '' : 's'} waiting for {purging?.peer} are deleted and will never be delivered; their senders are
+          told they failed. The peer stays whitelisted and new envelopes queue as before.
         </Text>
       </ConfirmDialog>
     </Stack>

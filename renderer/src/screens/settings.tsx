@@ -104,19 +104,30 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
     }
   };
 
-  const set = <K extends keyof Draft>(key: K) => (value: Draft[K]) => setDraft((d) => (d ? { ...d, [key]: value } : d));
+  const set =
+    <K extends keyof Draft>(key: K) =>
+    (value: Draft[K]) =>
+      setDraft((d) => (d ? { ...d, [key]: value } : d));
   const current = tab ?? 'general';
   return (
     <Stack gap="md">
       <Title order={2}>Settings</Title>
       {settings && (
         <Text size="sm">
-          Saved to <Code>{settings.configFile}</Code>. Environment variables and command-line flags given when the service starts override the file. Changes apply when the service restarts.
+          Saved to <Code>{settings.configFile}</Code>. Environment variables and command-line flags given when the service starts override the file. Changes
+          apply when the service restarts.
         </Text>
       )}
       {error && <ErrorAlert error={error} onClose={() => setError(undefined)} />}
       {saved && settings?.restartRequired && (
-        <Alert color="yellow" title="Saved: restart required" withCloseButton onClose={() => setSaved(false)} closeButtonLabel="Dismiss" data-testid="settings-saved">
+        <Alert
+          color="yellow"
+          title="Saved: restart required"
+          withCloseButton
+          onClose={() => setSaved(false)}
+          closeButtonLabel="Dismiss"
+          data-testid="settings-saved"
+        >
           Pending: {settings.pending.join(', ')}.
         </Alert>
       )}
@@ -137,10 +148,46 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
           {draft && (
             <Card withBorder padding="lg">
               <Stack>
-                <TextInput label={<>Messaging domain <PendingBadge settings={settings} path="domain" /></>} description="Changing it changes who you are to every peer: they whitelisted the old name and must import your new card." value={draft.domain} onChange={(e) => set('domain')(e.currentTarget.value)} />
-                <TextInput label={<>Federation host name <PendingBadge settings={settings} path="federation.hostname" /></>} description="The name peers connect to; your certificate must cover it." value={draft.fedHostname} onChange={(e) => set('fedHostname')(e.currentTarget.value)} />
-                <TextInput label={<>Public federation URL <PendingBadge settings={settings} path="federation.publicUrl" /></>} description="Only if peers reach you through another address or port. Empty: https://<host name>:<port>." value={draft.publicUrl} onChange={(e) => set('publicUrl')(e.currentTarget.value)} />
-                <TextInput label={<>File proxy host name <PendingBadge settings={settings} path="fileProxy.hostname" /></>} description="Optional own name for the file proxy (served on the federation listener by SNI)." value={draft.fileProxyHostname} onChange={(e) => set('fileProxyHostname')(e.currentTarget.value)} />
+                <TextInput
+                  label={
+                    <>
+                      Messaging domain <PendingBadge settings={settings} path="domain" />
+                    </>
+                  }
+                  description="Changing it changes who you are to every peer: they whitelisted the old name and must import your new card."
+                  value={draft.domain}
+                  onChange={(e) => set('domain')(e.currentTarget.value)}
+                />
+                <TextInput
+                  label={
+                    <>
+                      Federation host name <PendingBadge settings={settings} path="federation.hostname" />
+                    </>
+                  }
+                  description="The name peers connect to; your certificate must cover it."
+                  value={draft.fedHostname}
+                  onChange={(e) => set('fedHostname')(e.currentTarget.value)}
+                />
+                <TextInput
+                  label={
+                    <>
+                      Public federation URL <PendingBadge settings={settings} path="federation.publicUrl" />
+                    </>
+                  }
+                  description="Only if peers reach you through another address or port. Empty: https://<host name>:<port>."
+                  value={draft.publicUrl}
+                  onChange={(e) => set('publicUrl')(e.currentTarget.value)}
+                />
+                <TextInput
+                  label={
+                    <>
+                      File proxy host name <PendingBadge settings={settings} path="fileProxy.hostname" />
+                    </>
+                  }
+                  description="Optional own name for the file proxy (served on the federation listener by SNI)."
+                  value={draft.fileProxyHostname}
+                  onChange={(e) => set('fileProxyHostname')(e.currentTarget.value)}
+                />
                 <Group justify="flex-end">
                   <Button
                     loading={busy}
@@ -165,16 +212,95 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
           {draft && (
             <Card withBorder padding="lg">
               <Stack>
-                <Text size="sm">Everything peers and clients reach from outside, in one place. The file proxy, relay and home API ports are kept even where those services are not in this build yet.</Text>
+                <Text size="sm">
+                  Everything peers and clients reach from outside, in one place. The file proxy, relay and home API ports are kept even where those services are
+                  not in this build yet.
+                </Text>
                 <SimpleGrid cols={{ base: 1, sm: 2 }}>
-                  <TextInput label={<>Federation listen address <PendingBadge settings={settings} path="federation.host" /></>} value={draft.fedHost} onChange={(e) => set('fedHost')(e.currentTarget.value)} />
-                  <NumberInput label={<>Federation port <PendingBadge settings={settings} path="federation.port" /></>} min={0} max={65535} value={draft.fedPort} onChange={set('fedPort')} data-testid="settings-federation-port" />
-                  <TextInput label={<>Home API address <PendingBadge settings={settings} path="home.host" /></>} value={draft.homeHost} onChange={(e) => set('homeHost')(e.currentTarget.value)} />
-                  <NumberInput label={<>Home API port <PendingBadge settings={settings} path="home.port" /></>} min={0} max={65535} value={draft.homePort} onChange={set('homePort')} />
-                  <TextInput label={<>Relay address <PendingBadge settings={settings} path="relay.host" /></>} value={draft.relayHost} onChange={(e) => set('relayHost')(e.currentTarget.value)} />
-                  <NumberInput label={<>Relay port (STUN/TURN) <PendingBadge settings={settings} path="relay.port" /></>} min={0} max={65535} value={draft.relayPort} onChange={set('relayPort')} />
-                  <NumberInput label={<>Relay range: first port <PendingBadge settings={settings} path="relay.minPort" /></>} min={0} max={65535} value={draft.relayMin} onChange={set('relayMin')} />
-                  <NumberInput label={<>Relay range: last port <PendingBadge settings={settings} path="relay.maxPort" /></>} min={0} max={65535} value={draft.relayMax} onChange={set('relayMax')} error={num(draft.relayMin) > num(draft.relayMax) ? 'must not be below the first port' : undefined} />
+                  <TextInput
+                    label={
+                      <>
+                        Federation listen address <PendingBadge settings={settings} path="federation.host" />
+                      </>
+                    }
+                    value={draft.fedHost}
+                    onChange={(e) => set('fedHost')(e.currentTarget.value)}
+                  />
+                  <NumberInput
+                    label={
+                      <>
+                        Federation port <PendingBadge settings={settings} path="federation.port" />
+                      </>
+                    }
+                    min={0}
+                    max={65535}
+                    value={draft.fedPort}
+                    onChange={set('fedPort')}
+                    data-testid="settings-federation-port"
+                  />
+                  <TextInput
+                    label={
+                      <>
+                        Home API address <PendingBadge settings={settings} path="home.host" />
+                      </>
+                    }
+                    value={draft.homeHost}
+                    onChange={(e) => set('homeHost')(e.currentTarget.value)}
+                  />
+                  <NumberInput
+                    label={
+                      <>
+                        Home API port <PendingBadge settings={settings} path="home.port" />
+                      </>
+                    }
+                    min={0}
+                    max={65535}
+                    value={draft.homePort}
+                    onChange={set('homePort')}
+                  />
+                  <TextInput
+                    label={
+                      <>
+                        Relay address <PendingBadge settings={settings} path="relay.host" />
+                      </>
+                    }
+                    value={draft.relayHost}
+                    onChange={(e) => set('relayHost')(e.currentTarget.value)}
+                  />
+                  <NumberInput
+                    label={
+                      <>
+                        Relay port (STUN/TURN) <PendingBadge settings={settings} path="relay.port" />
+                      </>
+                    }
+                    min={0}
+                    max={65535}
+                    value={draft.relayPort}
+                    onChange={set('relayPort')}
+                  />
+                  <NumberInput
+                    label={
+                      <>
+                        Relay range: first port <PendingBadge settings={settings} path="relay.minPort" />
+                      </>
+                    }
+                    min={0}
+                    max={65535}
+                    value={draft.relayMin}
+                    onChange={set('relayMin')}
+                  />
+                  <NumberInput
+                    label={
+                      <>
+                        Relay range: last port <PendingBadge settings={settings} path="relay.maxPort" />
+                      </>
+                    }
+                    min={0}
+                    max={65535}
+                    value={draft.relayMax}
+                    onChange={set('relayMax')}
+                    error={num(draft.relayMin) > num(draft.relayMax) ? 'must not be below the first port' : undefined}
+                  />
                 </SimpleGrid>
                 <Group justify="flex-end">
                   <Button
@@ -206,10 +332,32 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
                   <Title order={3} fz="h4">
                     Admin listener
                   </Title>
-                  <Text size="sm">Loopback (127.0.0.1) keeps this GUI on this machine. Any other address makes it reachable from the network and requires an admin password; add the names you will use in the browser to <Code>admin.allowedHosts</Code> in the config file (currently {settings.running.admin.allowedHosts.length > 0 ? settings.running.admin.allowedHosts.join(', ') : 'none'}).</Text>
+                  <Text size="sm">
+                    Loopback (127.0.0.1) keeps this GUI on this machine. Any other address makes it reachable from the network and requires an admin password;
+                    add the names you will use in the browser to <Code>admin.allowedHosts</Code> in the config file (currently{' '}
+                    {settings.running.admin.allowedHosts.length > 0 ? settings.running.admin.allowedHosts.join(', ') : 'none'}).
+                  </Text>
                   <SimpleGrid cols={{ base: 1, sm: 2 }}>
-                    <TextInput label={<>Listen address <PendingBadge settings={settings} path="admin.host" /></>} value={draft.adminHost} onChange={(e) => set('adminHost')(e.currentTarget.value)} />
-                    <NumberInput label={<>Port <PendingBadge settings={settings} path="admin.port" /></>} min={0} max={65535} value={draft.adminPort} onChange={set('adminPort')} />
+                    <TextInput
+                      label={
+                        <>
+                          Listen address <PendingBadge settings={settings} path="admin.host" />
+                        </>
+                      }
+                      value={draft.adminHost}
+                      onChange={(e) => set('adminHost')(e.currentTarget.value)}
+                    />
+                    <NumberInput
+                      label={
+                        <>
+                          Port <PendingBadge settings={settings} path="admin.port" />
+                        </>
+                      }
+                      min={0}
+                      max={65535}
+                      value={draft.adminPort}
+                      onChange={set('adminPort')}
+                    />
                   </SimpleGrid>
                   <Group justify="flex-end">
                     <Button loading={busy} onClick={() => void save({ admin: { host: draft.adminHost.trim(), port: num(draft.adminPort) } })}>
@@ -240,7 +388,12 @@ function PasswordCard() {
   const [done, setDone] = useState(false);
   const isSet = snapshot?.passwordSet ?? false;
   const needCurrent = isSet && sessionVia() !== 'token';
-  const problem = password.length > 0 && password.length < minPassword ? `at least ${minPassword} characters` : repeat && repeat !== password ? 'the two entries differ' : undefined;
+  const problem =
+    password.length > 0 && password.length < minPassword
+      ? `at least ${minPassword} characters`
+      : repeat && repeat !== password
+        ? 'the two entries differ'
+        : undefined;
   return (
     <Card withBorder padding="lg">
       <form
@@ -267,17 +420,52 @@ function PasswordCard() {
       >
         <Stack>
           <Title order={3} fz="h4">
-            Admin password {isSet ? <Badge color="green" variant="light">set</Badge> : <Badge color="yellow" variant="light">not set</Badge>}
+            Admin password{' '}
+            {isSet ? (
+              <Badge color="green" variant="light">
+                set
+              </Badge>
+            ) : (
+              <Badge color="yellow" variant="light">
+                not set
+              </Badge>
+            )}
           </Title>
-          <Text size="sm">Stored as a scrypt hash in the appliance database. Five wrong attempts a minute from one address are allowed; after that, logins from it wait.</Text>
-          {needCurrent && <PasswordInput label="Current password" value={current} onChange={(e) => setCurrent(e.currentTarget.value)} autoComplete="current-password" required />}
+          <Text size="sm">
+            Stored as a scrypt hash in the appliance database. Five wrong attempts a minute from one address are allowed; after that, logins from it wait.
+          </Text>
+          {needCurrent && (
+            <PasswordInput
+              label="Current password"
+              value={current}
+              onChange={(e) => setCurrent(e.currentTarget.value)}
+              autoComplete="current-password"
+              required
+            />
+          )}
           {isSet && !needCurrent && (
             <Text size="sm" fw={500}>
               You logged in with the one-time link from the service log, so the current password is not needed: this is how a forgotten password is reset.
             </Text>
           )}
-          <PasswordInput label={isSet ? 'New password' : 'Password'} description={`At least ${minPassword} characters.`} value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="new-password" required data-testid="settings-password" />
-          <PasswordInput label="Repeat" value={repeat} onChange={(e) => setRepeat(e.currentTarget.value)} autoComplete="new-password" error={problem} required data-testid="settings-password-repeat" />
+          <PasswordInput
+            label={isSet ? 'New password' : 'Password'}
+            description={`At least ${minPassword} characters.`}
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+            autoComplete="new-password"
+            required
+            data-testid="settings-password"
+          />
+          <PasswordInput
+            label="Repeat"
+            value={repeat}
+            onChange={(e) => setRepeat(e.currentTarget.value)}
+            autoComplete="new-password"
+            error={problem}
+            required
+            data-testid="settings-password-repeat"
+          />
           {error && <ErrorAlert error={error} />}
           {done && (
             <Alert color="green" title="Password saved">

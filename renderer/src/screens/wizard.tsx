@@ -1,4 +1,22 @@
-import { Alert, Box, Button, Card, Code, Group, List, NumberInput, PasswordInput, SimpleGrid, Stack, Stepper, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Box,
+  Button,
+  Card,
+  Code,
+  Group,
+  List,
+  NumberInput,
+  PasswordInput,
+  SimpleGrid,
+  Stack,
+  Stepper,
+  Table,
+  Tabs,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { HealthResponse, SettingsResponse, SettingsUpdateRequest, SetupResponse } from '../../../service/admin/contract.js';
 import { api, asApiError, type ApiError } from '../api.js';
@@ -83,7 +101,12 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
   const save = (patch: SettingsUpdateRequest, next: number) => run(async () => setSettings(await api.saveSettings(patch)), next);
   const domainValid = dnsName.test(domain.trim());
   const hostnameValid = fedHostname.trim() === '' || dnsName.test(fedHostname.trim());
-  const passwordProblem = password.length > 0 && password.length < minPassword ? `at least ${minPassword} characters` : repeat.length > 0 && repeat !== password ? 'the two entries differ' : undefined;
+  const passwordProblem =
+    password.length > 0 && password.length < minPassword
+      ? `at least ${minPassword} characters`
+      : repeat.length > 0 && repeat !== password
+        ? 'the two entries differ'
+        : undefined;
   const port = (v: number | string) => (typeof v === 'number' ? v : Number(v));
 
   const steps = setup.steps;
@@ -111,10 +134,13 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                 <Title order={2} fz="h4">
                   This appliance’s identity key
                 </Title>
-                <DoneMark done={steps.identity.done}>{steps.identity.done ? 'Identity key created when the service first started.' : 'Creating the identity key…'}</DoneMark>
+                <DoneMark done={steps.identity.done}>
+                  {steps.identity.done ? 'Identity key created when the service first started.' : 'Creating the identity key…'}
+                </DoneMark>
                 {steps.identity.fingerprint && <Fingerprint value={steps.identity.fingerprint} testId="wizard-fingerprint" />}
                 <Text size="sm">
-                  Peers pin this key. Its fingerprint is what you read out to another administrator over the phone when you exchange federation cards. The private half never leaves this machine and is stored encrypted.
+                  Peers pin this key. Its fingerprint is what you read out to another administrator over the phone when you exchange federation cards. The
+                  private half never leaves this machine and is stored encrypted.
                 </Text>
                 <Group justify="flex-end">
                   <Button onClick={() => setStep(1)} data-testid="wizard-next">
@@ -167,7 +193,10 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                       void save(
                         {
                           domain: domain.trim().toLowerCase(),
-                          federation: { hostname: fedHostname.trim() ? fedHostname.trim().toLowerCase() : domain.trim().toLowerCase(), publicUrl: publicUrl.trim() || null },
+                          federation: {
+                            hostname: fedHostname.trim() ? fedHostname.trim().toLowerCase() : domain.trim().toLowerCase(),
+                            publicUrl: publicUrl.trim() || null,
+                          },
                         },
                         2,
                       )
@@ -185,12 +214,48 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                   Ports
                 </Title>
                 <SimpleGrid cols={{ base: 1, sm: 2 }}>
-                  <NumberInput label="Federation (HTTPS)" description="Peers connect here. 443 on an internet-facing appliance." min={1} max={65535} value={fedPort} onChange={setFedPort} data-testid="wizard-federation-port" />
-                  <NumberInput label="Admin GUI" description="This GUI, on loopback. Changing it moves this page after the restart." min={0} max={65535} value={adminPort} onChange={setAdminPort} />
-                  <NumberInput label="Home API" description="Your messaging server connects here (internal)." min={1} max={65535} value={homePort} onChange={setHomePort} />
-                  <NumberInput label="Media relay (STUN/TURN)" description="UDP and TCP, for calls." min={1} max={65535} value={relayPort} onChange={setRelayPort} />
+                  <NumberInput
+                    label="Federation (HTTPS)"
+                    description="Peers connect here. 443 on an internet-facing appliance."
+                    min={1}
+                    max={65535}
+                    value={fedPort}
+                    onChange={setFedPort}
+                    data-testid="wizard-federation-port"
+                  />
+                  <NumberInput
+                    label="Admin GUI"
+                    description="This GUI, on loopback. Changing it moves this page after the restart."
+                    min={0}
+                    max={65535}
+                    value={adminPort}
+                    onChange={setAdminPort}
+                  />
+                  <NumberInput
+                    label="Home API"
+                    description="Your messaging server connects here (internal)."
+                    min={1}
+                    max={65535}
+                    value={homePort}
+                    onChange={setHomePort}
+                  />
+                  <NumberInput
+                    label="Media relay (STUN/TURN)"
+                    description="UDP and TCP, for calls."
+                    min={1}
+                    max={65535}
+                    value={relayPort}
+                    onChange={setRelayPort}
+                  />
                   <NumberInput label="Relay range: first port" min={1} max={65535} value={relayMin} onChange={setRelayMin} />
-                  <NumberInput label="Relay range: last port" min={1} max={65535} value={relayMax} onChange={setRelayMax} error={port(relayMin) > port(relayMax) ? 'must not be below the first port' : undefined} />
+                  <NumberInput
+                    label="Relay range: last port"
+                    min={1}
+                    max={65535}
+                    value={relayMax}
+                    onChange={setRelayMax}
+                    error={port(relayMin) > port(relayMax) ? 'must not be below the first port' : undefined}
+                  />
                 </SimpleGrid>
                 <Group justify="space-between">
                   <Button variant="default" onClick={() => setStep(1)}>
@@ -234,7 +299,9 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                     {steps.certificate.problem && <Alert color="red">{steps.certificate.problem}</Alert>}
                     {certApi ? (
                       <>
-                        <Text size="sm">Peers connect over HTTPS and check this certificate. Pick one way to get it; you can replace it later on the Certificates screen.</Text>
+                        <Text size="sm">
+                          Peers connect over HTTPS and check this certificate. Pick one way to get it; you can replace it later on the Certificates screen.
+                        </Text>
                         <Tabs defaultValue="ca">
                           <Tabs.List>
                             <Tabs.Tab value="ca">Private CA (quickest)</Tabs.Tab>
@@ -305,8 +372,22 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                 )}
                 {!steps.password.done && (
                   <>
-                    <PasswordInput label="New password" description={`At least ${minPassword} characters. Stored as a scrypt hash.`} value={password} onChange={(e) => setPassword(e.currentTarget.value)} autoComplete="new-password" data-testid="wizard-password" />
-                    <PasswordInput label="Repeat password" value={repeat} onChange={(e) => setRepeat(e.currentTarget.value)} autoComplete="new-password" error={passwordProblem} data-testid="wizard-password-repeat" />
+                    <PasswordInput
+                      label="New password"
+                      description={`At least ${minPassword} characters. Stored as a scrypt hash.`}
+                      value={password}
+                      onChange={(e) => setPassword(e.currentTarget.value)}
+                      autoComplete="new-password"
+                      data-testid="wizard-password"
+                    />
+                    <PasswordInput
+                      label="Repeat password"
+                      value={repeat}
+                      onChange={(e) => setRepeat(e.currentTarget.value)}
+                      autoComplete="new-password"
+                      error={passwordProblem}
+                      data-testid="wizard-password-repeat"
+                    />
                   </>
                 )}
                 <Group justify="space-between">
@@ -353,14 +434,31 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                   <Table.Tbody>
                     <Row label="Identity key" value={<Code>{steps.identity.fingerprint}</Code>} done={steps.identity.done} />
                     <Row label="Domain" value={steps.domain.saved ?? steps.domain.running} done={steps.domain.done} />
-                    <Row label="Federation" value={settings ? `${settings.saved.federation.hostname ?? settings.saved.domain}, port ${settings.saved.federation.port}` : '…'} done={steps.domain.done} />
-                    <Row label="Certificate" value={steps.certificate.installed ? `${steps.certificate.installed.subject}, expires ${formatTime(steps.certificate.installed.notAfter)}` : 'none yet: federation stays off'} done={steps.certificate.done} />
-                    <Row label="Admin password" value={steps.password.done ? 'set' : steps.password.required ? 'missing (required)' : 'not set'} done={steps.password.done} />
+                    <Row
+                      label="Federation"
+                      value={settings ? `${settings.saved.federation.hostname ?? settings.saved.domain}, port ${settings.saved.federation.port}` : '…'}
+                      done={steps.domain.done}
+                    />
+                    <Row
+                      label="Certificate"
+                      value={
+                        steps.certificate.installed
+                          ? `${steps.certificate.installed.subject}, expires ${formatTime(steps.certificate.installed.notAfter)}`
+                          : 'none yet: federation stays off'
+                      }
+                      done={steps.certificate.done}
+                    />
+                    <Row
+                      label="Admin password"
+                      value={steps.password.done ? 'set' : steps.password.required ? 'missing (required)' : 'not set'}
+                      done={steps.password.done}
+                    />
                   </Table.Tbody>
                 </Table>
                 {setup.restartRequired && (
                   <Alert color="yellow" title="Restart required" data-testid="wizard-restart">
-                    The domain, host names and ports you saved take effect when the Consulate service restarts. {window.consulate ? 'Use “Restart service” below.' : 'Restart it the way it was started (for example `systemctl restart consulate`).'}
+                    The domain, host names and ports you saved take effect when the Consulate service restarts.{' '}
+                    {window.consulate ? 'Use “Restart service” below.' : 'Restart it the way it was started (for example `systemctl restart consulate`).'}
                   </Alert>
                 )}
                 <Group justify="space-between">

@@ -35,7 +35,11 @@ describe('certificate admin API', () => {
       logger: createLogger({ level: 'silent' }),
     });
     await service.start();
-    const login = await fetch(`${service.adminUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: service.loginToken }) });
+    const login = await fetch(`${service.adminUrl}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: service.loginToken }),
+    });
     const { csrf } = (await login.json()) as { csrf: string };
     headers = { cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] as string, 'x-consulate-csrf': csrf, 'content-type': 'application/json' };
   });
@@ -87,7 +91,20 @@ describe('certificate admin API', () => {
   });
 
   it('imports a PKCS#12 file from OpenSSL, refusing a wrong password with its own code', async () => {
-    pki.openssl(['pkcs12', '-export', '-in', 'leaf.pem', '-inkey', 'leaf.key', '-certfile', 'intermediate.pem', '-passout', 'pass:correct horse', '-out', 'leaf.p12']);
+    pki.openssl([
+      'pkcs12',
+      '-export',
+      '-in',
+      'leaf.pem',
+      '-inkey',
+      'leaf.key',
+      '-certfile',
+      'intermediate.pem',
+      '-passout',
+      'pass:correct horse',
+      '-out',
+      'leaf.p12',
+    ]);
     const p12Base64 = Buffer.from(pki.bytes('leaf.p12')).toString('base64');
     const before = await served();
     const wrong = await api<CertErrorBody>('POST', '/certs/import', { p12Base64, password: 'wrong horse' });
@@ -128,6 +145,14 @@ describe('certificate admin API', () => {
     expect(metrics).toContain('consulate_certificate_state{slot="federation",state="ok"} 1');
 
     const actions = (await listAudit(service.store.db)).map((entry) => entry.action).reverse();
-    expect(actions.filter((a) => a.startsWith('ca.') || a.startsWith('cert.'))).toEqual(['ca.init', 'ca.issue', 'cert.install', 'cert.csr', 'cert.install', 'cert.install', 'cert.rollback']);
+    expect(actions.filter((a) => a.startsWith('ca.') || a.startsWith('cert.'))).toEqual([
+      'ca.init',
+      'ca.issue',
+      'cert.install',
+      'cert.csr',
+      'cert.install',
+      'cert.install',
+      'cert.rollback',
+    ]);
   });
 });

@@ -39,7 +39,9 @@ describe('consulate cert and ca commands', { timeout: 60_000 }, () => {
     expect(pending).toHaveLength(1);
     expect(statSync(join(dataDir, 'certs', 'pending', pending[0] as string)).mode & 0o777).toBe(0o600);
     // OpenSSL reads our CSR and, as an enterprise CA would, signs it with the SANs it asked for.
-    expect(pki.openssl(['req', '-in', join(outDir, 'fed.example.org.csr'), '-noout', '-verify', '-text'])).toMatch(/DNS:fed\.example\.org, DNS:files\.example\.org/);
+    expect(pki.openssl(['req', '-in', join(outDir, 'fed.example.org.csr'), '-noout', '-verify', '-text'])).toMatch(
+      /DNS:fed\.example\.org, DNS:files\.example\.org/,
+    );
     pki.signCsr(join(outDir, 'fed.example.org.csr'), 'signed', 'intermediate', 'v3_leaf', { copyExtensions: true });
     writeFileSync(pki.path('fullchain.pem'), pki.read('signed.pem') + pki.read('intermediate.pem'));
 

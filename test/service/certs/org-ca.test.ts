@@ -32,7 +32,12 @@ describe('organisation CA on disk', () => {
 
     const ca = await loadOrgCa(dir, () => kek);
     const issued = await issueServerCertificate({ ca, hostnames: ['fed.example.org'] });
-    const report = await validateCertificate({ leafAndChain: issued.chainPem, privateKey: issued.keyPem, hostnames: ['fed.example.org'], trustAnchors: [await exportOrgCa(dir)] });
+    const report = await validateCertificate({
+      leafAndChain: issued.chainPem,
+      privateKey: issued.keyPem,
+      hostnames: ['fed.example.org'],
+      trustAnchors: [await exportOrgCa(dir)],
+    });
     expect(report.summary.ok).toBe(true);
     expect(report.summary.chain.map((c) => c.role)).toEqual(['leaf', 'root']);
   });

@@ -43,13 +43,20 @@ describe('federation cards', () => {
 
   it('parser only ever fails with card_malformed or card_version on arbitrary input', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string().map((s) => 'consulate-card:' + Buffer.from(s).toString('base64url')), fc.json()), (input) => {
-        try {
-          parseCard(input);
-        } catch (error) {
-          expect(['card_malformed', 'card_version']).toContain((error as { code?: string }).code);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string().map((s) => 'consulate-card:' + Buffer.from(s).toString('base64url')),
+          fc.json(),
+        ),
+        (input) => {
+          try {
+            parseCard(input);
+          } catch (error) {
+            expect(['card_malformed', 'card_version']).toContain((error as { code?: string }).code);
+          }
+        },
+      ),
     );
   });
 });
@@ -102,9 +109,15 @@ describe('whitelist', () => {
     await whitelist.remove('B.EXAMPLE', 'admin', 'b.example');
     expect(await whitelist.get('b.example')).toBeUndefined();
     expect(purged).toEqual(['b.example']);
-    await expect(whitelist.add({ domain: 'a.example', federationUrl: 'https://x.example', publicKey: card.publicKey }, 'admin')).rejects.toMatchObject({ code: 'peer_is_self' });
-    await expect(whitelist.add({ domain: 'c.example', federationUrl: 'http://x.example', publicKey: card.publicKey }, 'admin')).rejects.toMatchObject({ code: 'invalid_url' });
-    await expect(whitelist.add({ domain: 'not a domain', federationUrl: 'https://x.example', publicKey: card.publicKey }, 'admin')).rejects.toMatchObject({ code: 'invalid_domain' });
+    await expect(whitelist.add({ domain: 'a.example', federationUrl: 'https://x.example', publicKey: card.publicKey }, 'admin')).rejects.toMatchObject({
+      code: 'peer_is_self',
+    });
+    await expect(whitelist.add({ domain: 'c.example', federationUrl: 'http://x.example', publicKey: card.publicKey }, 'admin')).rejects.toMatchObject({
+      code: 'invalid_url',
+    });
+    await expect(whitelist.add({ domain: 'not a domain', federationUrl: 'https://x.example', publicKey: card.publicKey }, 'admin')).rejects.toMatchObject({
+      code: 'invalid_domain',
+    });
     expect((await listAudit(store.db)).map((a) => a.action)).toEqual(['peer.sever', 'peer.resume', 'peer.suspend', 'peer.add']);
   });
 

@@ -28,25 +28,30 @@ function normalise(value: unknown): unknown {
 describe('frame codec (property-based)', () => {
   it('any sequence of frames, packed by the writer at any message size, comes out of the reader identical and in order', () => {
     fc.assert(
-      fc.property(fc.array(frame, { minLength: 1, maxLength: 20 }), fc.integer({ min: 64, max: maxNoisePlaintext }), fc.integer({ min: 1, max: 20 }), (frames, size, flushEvery) => {
-        const writer = new FrameWriter(size);
-        const reader = new FrameReader(16 * 1024 * 1024);
-        const out: Frame[] = [];
-        frames.forEach((f, i) => {
-          const messages = writer.add(encodeFrame(f));
-          if (i % flushEvery === 0) {
-            const rest = writer.flush();
-            if (rest) messages.push(rest);
-          }
-          for (const m of messages) {
-            expect(m.length).toBeLessThanOrEqual(size);
-            out.push(...reader.push(m).map(decodeFrame));
-          }
-        });
-        const rest = writer.flush();
-        if (rest) out.push(...reader.push(rest).map(decodeFrame));
-        expect(normalise(out)).toEqual(normalise(frames));
-      }),
+      fc.property(
+        fc.array(frame, { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 64, max: maxNoisePlaintext }),
+        fc.integer({ min: 1, max: 20 }),
+        (frames, size, flushEvery) => {
+          const writer = new FrameWriter(size);
+          const reader = new FrameReader(16 * 1024 * 1024);
+          const out: Frame[] = [];
+          frames.forEach((f, i) => {
+            const messages = writer.add(encodeFrame(f));
+            if (i % flushEvery === 0) {
+              const rest = writer.flush();
+              if (rest) messages.push(rest);
+            }
+            for (const m of messages) {
+              expect(m.length).toBeLessThanOrEqual(size);
+              out.push(...reader.push(m).map(decodeFrame));
+            }
+          });
+          const rest = writer.flush();
+          if (rest) out.push(...reader.push(rest).map(decodeFrame));
+          expect(normalise(out)).toEqual(normalise(frames));
+        },
+      ),
       { numRuns: 200 },
     );
   });
