@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseCertificates } from '../certs/bundle.js';
 import { certificateInfo, type ParsedCertificate } from '../certs/certificate.js';
 import { certSlots, type CertMaterial, type CertSlot, type InstalledCertificate } from '../certs/store.js';
+import type { BackupContentsView } from '../admin/contract.js';
 import { configFileName } from '../config/load.js';
 import { fromBase64Url, loadSodium, toBase64Url } from '../crypto/sodium.js';
 import { ConsulateError } from '../errors.js';
@@ -68,18 +69,8 @@ const payloadSchema = z.object({
 });
 export type BackupPayload = z.infer<typeof payloadSchema>;
 
-export interface BackupContents {
-  createdAt: string;
-  consulateVersion: string;
-  domain: string;
-  identities: Array<{ fingerprint: string; status: string; createdAt: string }>;
-  peers: Array<{ domain: string; state: string; pins: number }>;
-  apiKeys: Array<{ name: string; revoked: boolean }>;
-  directoryUsers: number;
-  certificates: Array<{ slot: CertSlot; subject: string; sans: string[]; notAfter: string }>;
-  settings: string[];
-  adminPassword: boolean;
-}
+/** What a backup holds, listed before restoring (the admin API's view, service/admin/contract.ts). */
+export type BackupContents = BackupContentsView;
 
 export interface BackupSources {
   store: Store;
