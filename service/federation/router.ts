@@ -263,9 +263,17 @@ export class EnvelopeRouter {
         let prev: number | undefined;
         let failed = false;
         let sent = 0;
+        // Everything queued was read: read again only when a submission kicks us meanwhile.
+        let exhausted = false;
         for (;;) {
           while (!failed && inFlight.length < maxInFlight && session.open) {
-            const rows = queue.nextBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024, afterSeq);
+            if (exhausted) {
+              if (!worker.again) break;
+              worker.again = false;
+              exhausted = false;
+            }
+            const { rows, complete } = queue.readBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024, afterSeq);
+            exhausted = complete;
             if (rows.length === 0) break;
             afterSeq = (rows.at(-1) as OutboxRow).seq;
             const seq = this.#chainSeq++;
@@ -278,7 +286,7 @@ export class EnvelopeRouter {
           if (!(await oldest)) failed = true;
         }
         logger.trace({ peer, sent, failed }, 'drain: chain ended');
-        if (sent === 0 && !worker.again) return;
+        if (!failed && exhausted && !worker.again) return;
       }
     } finally {
       worker.running = false;

@@ -111,6 +111,11 @@ export class QueueStore {
 
   /** The oldest queued envelopes for a peer, after outbox position `afterSeq` (batches already in flight). */
   nextBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): OutboxRow[] {
+    return this.readBatch(peer, limit, maxBytes, afterSeq).rows;
+  }
+
+  /** As nextBatch; `complete` says that nothing else was queued after these when they were read. */
+  readBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): { rows: OutboxRow[]; complete: boolean } {
     const rows = this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[];
     let bytes = 0;
     const out: OutboxRow[] = [];
@@ -119,7 +124,7 @@ export class QueueStore {
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(row);
     }
-    return out;
+    return { rows: out, complete: rows.length < limit && out.length === rows.length };
   }
 
   /** After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events. */
