@@ -27,10 +27,9 @@ import { hashPassword, passwordMetaKey, readPasswordHash, verifyPassword } from 
 import { parseBody, type AdminState } from './server.js';
 import { differences, savedConfig, saveSettings, settingsPath, settingsView } from './settings-file.js';
 import type { Session } from './sessions.js';
+import { setupDoneKey, setupStartedKey } from './setup-state.js';
 
 const actor = 'admin (GUI)';
-const setupDoneKey = 'setup_completed_at';
-const setupStartedKey = 'setup_started_at';
 const placeholderDomain = configSchema.parse({}).domain;
 
 export function isLoopbackHost(host: string): boolean {

@@ -1,5 +1,6 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { scrypt } from '../crypto/scrypt.js';
 import type { Database } from '../store/schema.js';
 
 /** Key of the admin password hash in the store's `meta` table. */
@@ -11,21 +12,11 @@ export const passwordMetaKey = 'admin_password';
  */
 const defaults = { N: 1 << 15, r: 8, p: 1, keyLength: 32 };
 
-function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scryptCallback(password.normalize('NFC'), salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key)));
-  });
-}
-
-function maxmem(N: number, r: number): number {
-  return 128 * N * r * 2;
-}
-
 /** `scrypt$N$r$p$salt$hash`, base64url: the parameters travel with the hash so they can be raised later. */
 export async function hashPassword(password: string): Promise<string> {
   const { N, r, p, keyLength } = defaults;
   const salt = randomBytes(16);
-  const key = await scrypt(password, salt, keyLength, { N, r, p, maxmem: maxmem(N, r) });
+  const key = await scrypt(password, salt, keyLength, { N, r, p });
   return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
@@ -35,7 +26,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [N, R, P] = [Number(n), Number(r), Number(p)];
   if (![N, R, P].every((v) => Number.isInteger(v) && v > 0)) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const key = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, { N, r: R, p: P, maxmem: maxmem(N, R) });
+  const key = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, { N, r: R, p: P });
   return timingSafeEqual(key, expected);
 }
 

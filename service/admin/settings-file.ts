@@ -43,7 +43,8 @@ export function differences(a: unknown, b: unknown, prefix = ''): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
 }
 
-function readTree(path: string): Tree {
+/** The config.json tree as written ({} when there is none); config_unreadable when it is not a JSON object. */
+export function readTree(path: string): Tree {
   if (!existsSync(path)) return {};
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
@@ -73,8 +74,7 @@ function merge(tree: Tree, patch: Record<string, unknown>): Tree {
 
 /**
  * Merges the patch into <data-dir>/config.json, validating the result with the config
- * schema first. Unknown keys already in the file are kept; the previous file is kept as
- * config.json.prev; the write is temp-file-and-rename so a crash never leaves half a file.
+ * schema first. Unknown keys already in the file are kept (writeSettingsFile keeps the previous one).
  */
 export function saveSettings(dataDir: string, patch: SettingsUpdateRequest): { config: Config; changed: string[] } {
   const path = settingsPath(dataDir);
@@ -82,8 +82,17 @@ export function saveSettings(dataDir: string, patch: SettingsUpdateRequest): { c
   const next = merge(before, patch as Record<string, unknown>);
   const config = validateConfig(next);
   const changed = differences(validateConfig(before), config);
-  if (existsSync(path)) copyFileSync(path, `${path}.prev`);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writeSettingsFile(dataDir, next);
   return { config, changed };
+}
+
+/**
+ * Replaces <data-dir>/config.json with this tree: the previous file is kept as
+ * config.json.prev, and the write is temp-file-and-rename so a crash never leaves half a file.
+ */
+export function writeSettingsFile(dataDir: string, tree: Record<string, unknown>): void {
+  const path = settingsPath(dataDir);
+  if (existsSync(path)) copyFileSync(path, `${path}.prev`);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(tree, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
 }

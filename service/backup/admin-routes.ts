@@ -43,6 +43,6 @@ export function backupRoutes(router: Router<AdminState>, service: Service): void
       );
     }
     const result = await service.restore(payload, passphrase, actor);
-    ctx.body = { ...result, restartRequired: result.configChanged } satisfies BackupRestoreResponse & { configChanged: boolean };
+    ctx.body = result satisfies BackupRestoreResponse;
   });
 }

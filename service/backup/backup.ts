@@ -1,17 +1,21 @@
-import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseCertificates } from '../certs/bundle.js';
 import { certificateInfo, type ParsedCertificate } from '../certs/certificate.js';
 import { certSlots, type CertMaterial, type CertSlot, type InstalledCertificate } from '../certs/store.js';
-import type { BackupContentsView } from '../admin/contract.js';
-import { configFileName } from '../config/load.js';
+import type { BackupContentsView, BackupRestoreResponse } from '../admin/contract.js';
+import { passwordMetaKey } from '../admin/password.js';
+import { differences, readTree, settingsPath, writeSettingsFile } from '../admin/settings-file.js';
+import { setupDoneKey, setupStartedKey } from '../admin/setup-state.js';
+import { scrypt } from '../crypto/scrypt.js';
 import { fromBase64Url, loadSodium, toBase64Url } from '../crypto/sodium.js';
 import { ConsulateError } from '../errors.js';
 import { fingerprintOf, type IdentityStore } from '../identity/identity.js';
 import { appendAudit } from '../store/audit.js';
 import type { Store } from '../store/database.js';
+import type { Statement } from 'better-sqlite3';
 
 /**
  * An encrypted backup of the whole configuration: identity keys (unsealed inside the
@@ -31,7 +35,7 @@ const scryptParams = { N: 2 ** 15, r: 8, p: 1 } as const;
 /** Tables copied row by row, in insertion order (peer_keys refers to peers). */
 const tables = ['peers', 'peer_keys', 'directory', 'api_keys'] as const;
 /** Meta rows that are configuration; the rest (migrations, setup progress stamps) belongs to the machine. */
-const metaKeys = ['admin_password', 'setup_completed_at', 'setup_started_at'];
+const metaKeys = [passwordMetaKey, setupDoneKey, setupStartedKey];
 
 type Row = Record<string, unknown>;
 
@@ -88,21 +92,8 @@ export interface RestoreTarget extends BackupSources {
   actor: string;
 }
 
-export interface RestoreResult {
-  contents: BackupContents;
-  /** The configuration as it was before, encrypted with the same passphrase. */
-  savedAs: string;
-  certificatesSkipped: Array<{ slot: CertSlot; code: string; message: string }>;
-  configChanged: boolean;
-}
-
-function deriveKey(passphrase: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCallback(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem: 256 * params.N * params.r }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    ),
-  );
-}
+/** What a restore did (the admin API's answer, service/admin/contract.ts). */
+export type RestoreResult = BackupRestoreResponse;
 
 function encodeRow(row: Row): Row {
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Uint8Array ? { $b64: Buffer.from(v).toString('base64') } : v]));
@@ -133,7 +124,7 @@ export async function collectBackup(sources: BackupSources): Promise<BackupPaylo
       retiredAt: key.retiredAt,
     });
   }
-  const configPath = join(sources.dataDir, configFileName);
+  const configPath = settingsPath(sources.dataDir);
   const certificates: BackupPayload['certificates'] = [];
   for (const slot of certSlots) {
     const current = await sources.currentCertificate(slot);
@@ -146,7 +137,7 @@ export async function collectBackup(sources: BackupSources): Promise<BackupPaylo
     consulateVersion: sources.consulateVersion,
     schemaVersion: store.schemaVersion,
     domain: sources.domain,
-    config: existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) : null,
+    config: existsSync(configPath) ? readTree(configPath) : null,
     identities: identityRows,
     tables: Object.fromEntries(tables.map((t) => [t, (sqlite.prepare(`select * from ${t}`).all() as Row[]).map(encodeRow)])) as BackupPayload['tables'],
     meta: sqlite.prepare(`select key, value from meta where key in (${placeholders})`).all(...metaKeys) as Array<{ key: string; value: string }>,
@@ -161,7 +152,7 @@ export async function sealBackup(payload: BackupPayload, passphrase: string): Pr
   const salt = randomBytes(16);
   const nonce = randomBytes(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   const header = JSON.stringify({ kdf: { name: 'scrypt', ...scryptParams, salt: salt.toString('base64url') }, nonce: nonce.toString('base64url') });
-  const key = await deriveKey(passphrase, salt, scryptParams);
+  const key = await scrypt(passphrase, salt, 32, scryptParams);
   const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
     Buffer.from(JSON.stringify(payload)),
     Buffer.from(`${backupMagic}\n${header}`),
@@ -183,7 +174,7 @@ export async function openBackup(text: string, passphrase: string): Promise<Back
     throw new ConsulateError('backup_malformed', 'the backup header is damaged');
   }
   const sodium = await loadSodium();
-  const key = await deriveKey(passphrase, Buffer.from(header.kdf.salt, 'base64url'), header.kdf);
+  const key = await scrypt(passphrase, Buffer.from(header.kdf.salt, 'base64url'), 32, header.kdf);
   let plain: Uint8Array;
   try {
     plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -293,9 +284,14 @@ export async function restoreBackup(target: RestoreTarget, payload: BackupPayloa
     }
   }
 
+  // One prepared statement per table and column list, not one per row.
+  const inserts = new Map<string, Statement>();
   const insert = (table: string, row: Row) => {
     const columns = Object.keys(row);
-    sqlite.prepare(`insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`).run(...columns.map((c) => row[c]));
+    const key = `${table}(${columns.join(', ')})`;
+    let statement = inserts.get(key);
+    if (!statement) inserts.set(key, (statement = sqlite.prepare(`insert into ${key} values (${columns.map(() => '?').join(', ')})`)));
+    statement.run(...columns.map((c) => row[c]));
   };
   await store.db.transaction().execute(async (trx) => {
     for (const table of [...tables].reverse()) sqlite.prepare(`delete from ${table}`).run();
@@ -312,14 +308,11 @@ export async function restoreBackup(target: RestoreTarget, payload: BackupPayloa
     });
   });
 
-  let configChanged = false;
+  // Ports, addresses and the domain apply at the next start.
+  let restartRequired = false;
   if (payload.config) {
-    const path = join(target.dataDir, configFileName);
-    const next = `${JSON.stringify(payload.config, null, 2)}\n`;
-    configChanged = !existsSync(path) || readFileSync(path, 'utf8') !== next;
-    if (existsSync(path)) copyFileSync(path, `${path}.prev`);
-    writeFileSync(`${path}.tmp`, next, { mode: 0o600 });
-    renameSync(`${path}.tmp`, path);
+    restartRequired = differences(readTree(settingsPath(target.dataDir)), payload.config).length > 0;
+    writeSettingsFile(target.dataDir, payload.config);
   }
-  return { contents, savedAs, certificatesSkipped, configChanged };
+  return { contents, savedAs, certificatesSkipped, restartRequired };
 }

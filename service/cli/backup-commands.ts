@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   backupContents,
@@ -14,38 +14,18 @@ import { openCertStore } from '../certs/local.js';
 import { validateConfig } from '../config/load.js';
 import { ConsulateError } from '../errors.js';
 import { version } from '../version.js';
-import { promptHidden } from './cert-commands.js';
-import { confirm, withLocal } from './federation-commands.js';
+import { withLocal } from './federation-commands.js';
+import { cliActor, confirm, out, promptHidden, readInput, secretFromOptions } from './io.js';
 
 interface PassphraseOptions {
   passphraseEnv?: string;
   passphraseFile?: string;
 }
 
-const cliActor = `admin (CLI, ${process.env['USER'] ?? process.env['USERNAME'] ?? 'unknown user'})`;
-
-function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function readFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConsulateError('file_unreadable', `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
 /** --passphrase-env, --passphrase-file, or asked twice (for a new backup) on a terminal. */
 async function passphrase(options: PassphraseOptions, twice: boolean): Promise<string> {
-  if (options.passphraseEnv !== undefined && options.passphraseFile !== undefined)
-    throw new ConsulateError('bad_request', 'give --passphrase-env or --passphrase-file, not both');
-  if (options.passphraseEnv !== undefined) {
-    const value = process.env[options.passphraseEnv];
-    if (value === undefined) throw new ConsulateError('bad_request', `--passphrase-env: the environment variable ${options.passphraseEnv} is not set`);
-    return value;
-  }
-  if (options.passphraseFile !== undefined) return readFile(options.passphraseFile, 'passphrase file').replace(/\r?\n$/, '');
+  const given = secretFromOptions('passphrase', options.passphraseEnv, options.passphraseFile);
+  if (given !== undefined) return given;
   if (!process.stdin.isTTY) throw new ConsulateError('bad_request', 'no passphrase: give --passphrase-env VAR or --passphrase-file FILE');
   const first = await promptHidden('backup passphrase: ');
   if (twice && (await promptHidden('the same passphrase again: ')) !== first)
@@ -103,7 +83,7 @@ export function addBackupCommands(program: Command): void {
   passphraseOptions(
     backup.command('show').description('decrypt a backup and list what it holds; changes nothing').argument('<file>', 'the .consulate-backup file'),
   ).action(async (file: string, options: PassphraseOptions) => {
-    printContents(backupContents(await openBackup(readFile(file, 'backup'), await passphrase(options, false))));
+    printContents(backupContents(await openBackup(readInput(file, 'backup').toString('utf8'), await passphrase(options, false))));
   });
   passphraseOptions(
     backup
@@ -114,7 +94,7 @@ export function addBackupCommands(program: Command): void {
   ).action(async (file: string, options: PassphraseOptions & { yes?: boolean }, command: Command) =>
     withLocal(command, async ({ config, dataDir, store, identities }) => {
       const secret = await passphrase(options, false);
-      const payload = await openBackup(readFile(file, 'backup'), secret);
+      const payload = await openBackup(readInput(file, 'backup').toString('utf8'), secret);
       printContents(backupContents(payload));
       if (!options.yes) {
         out('Restoring replaces the identity keys, whitelist, API keys, directory, admin password, certificates and settings. Queues and the audit log stay.');
@@ -141,7 +121,7 @@ export function addBackupCommands(program: Command): void {
       for (const skipped of result.certificatesSkipped) out(`not restored: the ${skipped.slot} certificate: ${skipped.code}: ${skipped.message}`);
       out(`the configuration before is saved in ${result.savedAs} (same passphrase)`);
       out(
-        result.configChanged
+        result.restartRequired
           ? 'restored; restart the service (ports, addresses and the domain apply at start)'
           : 'restored; a running service picks the change up within a second',
       );

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { cliActor, out, promptHidden, readInput, secretFromOptions } from './io.js';
 import { importCertificateBundle } from '../certs/bundle.js';
 import { createCsr } from '../certs/csr.js';
 import { describeCertificate } from '../certs/describe.js';
@@ -53,12 +54,7 @@ interface PasswordOptions {
   passwordFile?: string;
 }
 
-const cliActor = `admin (CLI, ${process.env['USER'] ?? process.env['USERNAME'] ?? 'unknown user'})`;
 const liveNote = 'a running `consulate serve` uses it for new connections within a second; established links continue';
-
-function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -75,14 +71,6 @@ function appliance(command: Command): Appliance {
   if (!existsSync(dataDir)) throw new ConsulateError('data_dir_missing', `no appliance in ${dataDir}; run \`consulate init\` first or pass --data-dir`);
   const { config } = loadConfig({ dataDir, configFile: global.config, env: process.env });
   return { dataDir, config, store: openCertStore(dataDir, config) };
-}
-
-function readInput(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new ConsulateError('file_unreadable', `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
 }
 
 function keyAlgorithm(value: string | undefined): KeyAlgorithm | undefined {
@@ -108,54 +96,8 @@ async function audit(dataDir: string, entry: AuditEntry): Promise<void> {
   }
 }
 
-/** Reads a password without echo; only on a terminal, so scripts fail instead of hanging. */
-export function promptHidden(question: string): Promise<string> {
-  return new Promise((resolvePassword, reject) => {
-    const stdin = process.stdin;
-    let value = '';
-    const finish = (): void => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.off('data', onData);
-      process.stderr.write('\n');
-    };
-    const onData = (chunk: string): void => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
-          finish();
-          resolvePassword(value);
-          return;
-        }
-        if (ch === '\u0003') {
-          finish();
-          reject(new ConsulateError('confirmation_required', 'cancelled: nothing was changed'));
-          return;
-        }
-        value = ch === '\u007f' || ch === '\b' ? value.slice(0, -1) : value + ch;
-      }
-    };
-    process.stderr.write(question);
-    stdin.setRawMode(true);
-    stdin.setEncoding('utf8');
-    stdin.resume();
-    stdin.on('data', onData);
-  });
-}
-
 function givenPassword(options: PasswordOptions): string | undefined {
-  if (options.passwordEnv !== undefined && options.passwordFile !== undefined) {
-    throw new ConsulateError('bad_request', 'give --password-env or --password-file, not both');
-  }
-  if (options.passwordEnv !== undefined) {
-    const value = process.env[options.passwordEnv];
-    if (value === undefined) throw new ConsulateError('bad_request', `--password-env: the environment variable ${options.passwordEnv} is not set`);
-    return value;
-  }
-  if (options.passwordFile !== undefined)
-    return readInput(options.passwordFile, 'password file')
-      .toString('utf8')
-      .replace(/\r?\n$/, '');
-  return undefined;
+  return secretFromOptions('password', options.passwordEnv, options.passwordFile);
 }
 
 /** Runs `work` with the given password; asks on a terminal when the file turns out to need one. */

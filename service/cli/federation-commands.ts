@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { cliActor, confirm, out } from './io.js';
 import { ConsulateError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -27,8 +27,6 @@ interface Local {
   whitelist: Whitelist;
 }
 
-const cliActor = `admin (CLI, ${process.env['USER'] ?? process.env['USERNAME'] ?? 'unknown user'})`;
-
 /** Opens this appliance's store directly: works whether or not `consulate serve` runs (it picks changes up). */
 export async function withLocal<T>(command: Command, run: (local: Local) => Promise<T>): Promise<T> {
   const global = command.optsWithGlobals() as GlobalOptions;
@@ -49,20 +47,6 @@ function readCardFile(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (error) {
     throw new ConsulateError('card_unreadable', `cannot read card file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
-function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
-
-export async function confirm(question: string, expected: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return (await rl.question(question)).trim().toLowerCase() === expected.toLowerCase();
-  } finally {
-    rl.close();
   }
 }
 
