@@ -351,6 +351,11 @@ export class Service {
     const current = store.sqlite.pragma('data_version', { simple: true }) as number;
     if (current === this.#dataVersion) return;
     this.#dataVersion = current;
+    await this.#reloadFromStore();
+  }
+
+  /** Re-reads keys, API keys, directory and whitelist from the store, announcing a rotation made elsewhere. */
+  async #reloadFromStore(): Promise<void> {
     const before = this.#identityCache[0]?.id;
     await this.#loadIdentities();
     this.#apiKeys?.reload();
@@ -401,13 +406,9 @@ export class Service {
       payload,
       passphrase,
     );
-    // Our own transaction does not move data_version: reload what #checkStore would.
+    // Our own transaction does not move data_version, so #checkStore would not see it.
     this.#dataVersion = this.store.sqlite.pragma('data_version', { simple: true }) as number;
-    await this.#loadIdentities();
-    this.#apiKeys?.reload();
-    this.#directory?.reload();
-    this.#whitelist?.emit('changed', '*');
-    await this.#links?.sync();
+    await this.#reloadFromStore();
     this.logger.warn(
       { actor, from: payload.domain, createdAt: payload.createdAt, savedAs: result.savedAs, skipped: result.certificatesSkipped },
       'configuration restored from a backup',

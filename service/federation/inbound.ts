@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { EnvelopeArchive } from '../compliance/archive.js';
 import type { Directory } from '../home/directory.js';
-import { LinkError } from '../link/errors.js';
+import { LinkError, retryableRefusals } from '../link/errors.js';
 import type { Envelope, FrameOf } from '../link/frames.js';
 import type { FrameHandlers } from '../link/manager.js';
 import type { LinkSession } from '../link/session.js';
@@ -34,9 +34,6 @@ function domainOf(address: string): string {
  * its users. Every rule is checked against the authenticated link's domain, never
  * against what a frame claims.
  */
-/** Refusals the sender keeps queued and sends again (router.ts keeps the same list). */
-const retryableRefusals = new Set(['rate_limited', 'backpressure', 'internal', 'timeout', 'out_of_order']);
-
 export function inboundHandlers(options: InboundOptions): FrameHandlers {
   const { whitelist, directory, queue, logger, ownDomain } = options;
   const now = options.now ?? Date.now;

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ConsulateError } from '../errors.js';
-import { LinkError } from '../link/errors.js';
+import { LinkError, retryableRefusals } from '../link/errors.js';
 import type { Envelope } from '../link/frames.js';
 import type { LinkManager } from '../link/manager.js';
 import { backoffDelay } from '../link/backoff.js';
@@ -34,9 +34,6 @@ export interface RouterOptions {
   ttlMs?: number;
   now?: () => number;
 }
-
-/** Refusal codes worth trying again: the envelope stays queued (every other refusal is final). */
-const retryable = new Set(['rate_limited', 'backpressure', 'internal', 'timeout', 'out_of_order']);
 
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
@@ -310,7 +307,7 @@ export class EnvelopeRouter {
     try {
       const ack = await session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
       this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
-      const final = ack.rejected.filter((r) => !retryable.has(r.code));
+      const final = ack.rejected.filter((r) => !retryableRefusals.has(r.code));
       queue.settle(
         peer,
         ack.stored,
@@ -325,9 +322,14 @@ export class EnvelopeRouter {
       }
       if (ack.retryAfterMs !== undefined || ack.rejected.length > final.length) {
         // out_of_order alone: an earlier batch of the chain was refused, which set its own wait.
-        const onlyOrder = ack.retryAfterMs === undefined && ack.rejected.every((r) => r.code === 'out_of_order' || !retryable.has(r.code));
+        const onlyOrder = ack.retryAfterMs === undefined && ack.rejected.every((r) => r.code === 'out_of_order' || !retryableRefusals.has(r.code));
         if (!onlyOrder)
-          queue.setRetryState(peer, 1, this.#now() + (ack.retryAfterMs ?? 1000), ack.rejected.find((r) => retryable.has(r.code))?.code ?? 'rate_limited');
+          queue.setRetryState(
+            peer,
+            1,
+            this.#now() + (ack.retryAfterMs ?? 1000),
+            ack.rejected.find((r) => retryableRefusals.has(r.code))?.code ?? 'rate_limited',
+          );
         return false;
       }
       return true;

@@ -20,6 +20,7 @@ export const linkErrorCodes = [
   'capability_denied',
   'spoofed_sender',
   'rate_limited',
+  'out_of_order',
   'unknown_frame',
   'peer_unreachable',
   'tls_failed',
@@ -40,3 +41,6 @@ export class LinkError extends ConsulateError {
 export function isLinkErrorCode(code: string): code is LinkErrorCode {
   return (linkErrorCodes as readonly string[]).includes(code);
 }
+
+/** Refusals of envelopes in an `ack` that the sender keeps queued and sends again; every other refusal is final. */
+export const retryableRefusals: ReadonlySet<string> = new Set<LinkErrorCode>(['rate_limited', 'backpressure', 'internal', 'timeout', 'out_of_order']);

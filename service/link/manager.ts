@@ -352,8 +352,8 @@ class Dialer {
   identityId: string | undefined;
   #attempt = 0;
   #stopped = false;
+  /** Set while waiting out the backoff before the next dial. */
   #timer: NodeJS.Timeout | undefined;
-  #waiting = false;
   #socket: WebSocket | undefined;
 
   constructor(
@@ -376,9 +376,9 @@ class Dialer {
    * instead of at the end of the backoff wait (which grows to 30–60 s after a long outage).
    */
   hurry(): void {
-    if (!this.#waiting || this.#stopped) return;
+    if (this.#timer === undefined || this.#stopped) return;
     clearTimeout(this.#timer);
-    this.#waiting = false;
+    this.#timer = undefined;
     this.manager.options.logger.debug({ peer: this.domain }, 'inbound link from the peer: dialing now');
     void this.#connect();
   }
@@ -451,9 +451,8 @@ class Dialer {
       logger.warn({ peer: this.domain, code: failure.code }, `outbound link down: ${failure.message}`);
     }
     const delay = backoffDelay(this.#attempt++, this.manager.options.backoff);
-    this.#waiting = true;
     this.#timer = setTimeout(() => {
-      this.#waiting = false;
+      this.#timer = undefined;
       void this.#connect();
     }, delay);
     this.#timer.unref();

@@ -109,12 +109,10 @@ export class QueueStore {
     for (const { routes } of items) for (const route of routes) this.#depth.set(route.peer, this.depth(route.peer) + 1);
   }
 
-  /** The oldest queued envelopes for a peer, after outbox position `afterSeq` (batches already in flight). */
-  nextBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): OutboxRow[] {
-    return this.readBatch(peer, limit, maxBytes, afterSeq).rows;
-  }
-
-  /** As nextBatch; `complete` says that nothing else was queued after these when they were read. */
+  /**
+   * The oldest queued envelopes for a peer after outbox position `afterSeq` (batches already in
+   * flight), within the count and byte limits; `complete`: nothing else was queued when they were read.
+   */
   readBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): { rows: OutboxRow[]; complete: boolean } {
     const rows = this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[];
     let bytes = 0;
@@ -132,11 +130,9 @@ export class QueueStore {
     const run = this.#db.transaction(() => {
       // One statement per table for the whole ack, not one per envelope.
       const ids = JSON.stringify(stored);
-      let removed = stored.length > 0 ? this.#s.deleteOutboxMany.run(peer, ids).changes : 0;
-      if (stored.length > 0) {
-        if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, ids);
-        else this.#s.deleteRoutedMany.run(peer, ids);
-      }
+      let removed = this.#s.deleteOutboxMany.run(peer, ids).changes;
+      if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, ids);
+      else this.#s.deleteRoutedMany.run(peer, ids);
       for (const f of failed) {
         const row = this.#s.getOutbox.get(peer, f.envId) as OutboxRow | undefined;
         removed += this.#s.deleteOutbox.run(peer, f.envId).changes;
