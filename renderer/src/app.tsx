@@ -142,14 +142,8 @@ function Console({ health, onLoggedOut }: { health: HealthResponse | undefined; 
   const route = useRoute();
   const { snapshot, connection } = useLive();
   const [opened, { toggle, close }] = useDisclosure();
-  const [fingerprint, setFingerprint] = useState('');
-  // Again on every screen change: a key rotation or a restored backup changes it.
-  useEffect(() => {
-    api.identity().then(
-      (i) => setFingerprint(i.fingerprint),
-      () => undefined,
-    );
-  }, [route.screen]);
+  // From the live snapshot, so a key rotation or a restored backup shows without a reload.
+  const fingerprint = snapshot?.fingerprint ?? '';
   useEffect(close, [route.screen, close]);
 
   const domain = snapshot?.status.domain ?? '';

@@ -269,6 +269,8 @@ export interface LiveSnapshot {
   certificate: InstalledCertificateView | null;
   /** Appliances refused because they are not on the whitelist (claimed domains, unverified), newest first. */
   unknownDialers: UnknownDialerView[];
+  /** Fingerprint of this appliance's active identity key (changes with a rotation or a restore). */
+  fingerprint: string | null;
 }
 
 export interface UnknownDialerView {

@@ -228,6 +228,7 @@ export function guiRoutes(router: Router<AdminState>, service: Service): void {
       restartRequired: restartPending().length > 0,
       certificate: certificate().view,
       unknownDialers: service.links.unknownDialers.list(),
+      fingerprint: (await service.localIdentities())[0]?.fingerprint ?? null,
     };
   }
 

@@ -33,25 +33,7 @@ export function BackupErrorAlert({ error, title, onClose }: { error: ApiError; t
     error.status === 413
       ? 'The file is larger than the admin API takes in one request. Restore it on the appliance with the command line: consulate backup restore <file>.'
       : backupAdvice[error.code];
-  if (!advice) return <ErrorAlert error={error} title={title} onClose={onClose} />;
-  return (
-    <Alert
-      color="red"
-      variant="light"
-      title={title ?? 'That did not work'}
-      data-testid="error"
-      withCloseButton={onClose !== undefined}
-      onClose={onClose}
-      closeButtonLabel="Dismiss error"
-    >
-      <Text size="sm">
-        <Code data-testid="error-code">{error.code}</Code> {error.message}
-      </Text>
-      <Text size="sm" mt={4} data-testid="error-advice">
-        {advice}
-      </Text>
-    </Alert>
-  );
+  return <ErrorAlert error={error} title={title} onClose={onClose} advice={advice} />;
 }
 
 /** The server stretches the passphrase with scrypt before it answers; say so while it works. */

@@ -32,7 +32,9 @@ const advice: Record<string, string> = {
   ca_missing: 'Create the organisation CA first.',
 };
 
-export function ErrorAlert({ error, title, onClose }: { error: ApiError; title?: string; onClose?: () => void }) {
+/** `advice` overrides the shared sentence for what a screen knows better (a screen's own codes). */
+export function ErrorAlert({ error, title, onClose, advice: own }: { error: ApiError; title?: string; onClose?: () => void; advice?: string | undefined }) {
+  const what = own ?? advice[error.code];
   return (
     <Alert
       color="red"
@@ -46,9 +48,9 @@ export function ErrorAlert({ error, title, onClose }: { error: ApiError; title?:
       <Text size="sm">
         <Code data-testid="error-code">{error.code}</Code> {error.message}
       </Text>
-      {advice[error.code] && (
-        <Text size="sm" mt={4}>
-          {advice[error.code]}
+      {what && (
+        <Text size="sm" mt={4} data-testid="error-advice">
+          {what}
         </Text>
       )}
       {error.checks && error.checks.some((c) => !c.ok) && (
