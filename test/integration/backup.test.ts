@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupContentsView, BackupCreateResponse, BackupRestoreResponse } from '../../service/admin/contract.js';
@@ -76,7 +76,8 @@ describe('backup and restore of the whole configuration', () => {
 
     const adminR = await adminOf(replacement);
     const before = (await replacement.identities.active()).fingerprint;
-    const dbBefore = readFileSync(replacement.store.path).length;
+    const auditRows = () => (replacement.store.sqlite.prepare('select count(*) as n from audit_log').get() as { n: number }).n;
+    const auditBefore = auditRows();
     expect(errorCode(await adminR('POST', '/backup/inspect', { backup, passphrase: 'not the passphrase' }))).toBe('backup_passphrase');
     const tampered = backup.slice(0, -10) + (backup.at(-10) === 'A' ? 'B' : 'A') + backup.slice(-9);
     expect(errorCode(await adminR('POST', '/backup/inspect', { backup: tampered, passphrase }))).toBe('backup_passphrase');
@@ -87,7 +88,8 @@ describe('backup and restore of the whole configuration', () => {
     // Nothing changed by any refusal.
     expect((await replacement.identities.active()).fingerprint).toBe(before);
     expect(await replacement.whitelist.list()).toEqual([]);
-    expect(readFileSync(replacement.store.path).length).toBe(dbBefore);
+    expect(auditRows()).toBe(auditBefore);
+    expect(existsSync(join(replacement.dataDir, 'backups'))).toBe(false);
 
     const restored = await adminR('POST', '/backup/restore', { backup, passphrase, confirm: 'a.example' });
     expect(restored.status).toBe(200);
