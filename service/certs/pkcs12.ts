@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, createHmac, pbkdf2, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, createPrivateKey, pbkdf2, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -143,6 +143,17 @@ function verifyMac(pfx: pkijs.PFX, content: Uint8Array, password: string): Passw
   throw new CertError('p12_bad_password', 'the PKCS#12 password is wrong');
 }
 
+/** Without a MAC, the only sign of the right password: every key and certificate parses. */
+function decryptedWell(contents: Pkcs12Contents): boolean {
+  try {
+    for (const key of contents.privateKeys) createPrivateKey({ key: Buffer.from(key), format: 'der', type: 'pkcs8' });
+    for (const cert of contents.certificates) new X509Certificate(cert);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function badPassword(): CertError {
   return new CertError('p12_bad_password', 'the PKCS#12 password is wrong (decryption failed)');
 }
@@ -244,7 +255,9 @@ async function readSafeContents(bytes: Uint8Array, password: PasswordForms, out:
 
 /**
  * Reads a PKCS#12 / PFX file. A wrong password is always `p12_bad_password`: the integrity
- * MAC is checked first, and a file without one fails on the cipher padding instead.
+ * MAC is checked first. A file without one can only fail on the cipher padding, which a
+ * wrong key passes about once in 256 tries; so there, contents that do not parse after
+ * decryption are a wrong password too.
  */
 export async function readPkcs12(der: Uint8Array, password: string): Promise<Pkcs12Contents> {
   let pfx: pkijs.PFX;
@@ -274,8 +287,10 @@ export async function readPkcs12(der: Uint8Array, password: string): Promise<Pkc
         throw new CertError('p12_unsupported', 'the PKCS#12 file encrypts its contents to a public key; re-export it with a password');
       }
     }
+    if (!pfx.macData && !decryptedWell(out)) throw badPassword();
     return out;
   } catch (error) {
+    if (!pfx.macData && error instanceof CertError && error.code === 'p12_malformed') throw badPassword();
     if (error instanceof CertError) throw error;
     throw new CertError('p12_malformed', `the PKCS#12 file is damaged: ${(error as Error).message}`, { cause: error });
   }

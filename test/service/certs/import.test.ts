@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertError, importCertificateBundle, validateCertificate } from '../../../service/certs/index.js';
 import { standardPki, type OpensslPki } from './openssl-pki.js';
@@ -118,6 +119,14 @@ describe('importCertificateBundle', () => {
       expect(imported.keyPem, file).toBeDefined();
       await expectCode(importCertificateBundle(pki.bytes(file), { password: 'wrong' }), 'p12_bad_password');
     }
+  });
+
+  it('calls a wrong password of a PKCS#12 without a MAC a wrong password, also when the padding happens to check out', async () => {
+    // fixtures/nomac.p12: `openssl pkcs12 -export -nomac -passout pass:right`. About one wrong
+    // password in 256 decrypts it to valid padding; these two were found to, for this file.
+    const file = new Uint8Array(readFileSync(new URL('./fixtures/nomac.p12', import.meta.url)));
+    expect((await importCertificateBundle(file, { password: 'right' })).leaf.subject).toContain('nomac.example');
+    for (const lucky of ['wrong-335', 'wrong-451']) await expectCode(importCertificateBundle(file, { password: lucky }), 'p12_bad_password');
   });
 
   it('reads a PKCS#12 with an empty password', async () => {
