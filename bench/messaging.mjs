@@ -20,7 +20,9 @@
  * RSS of both appliance processes is sampled from /proc every 100 ms throughout.
  *
  * Options: --n 50000 --batch 250 --lanes 4 --window 5000 --warmup 1000 --rate 500
- *   --lat-seconds 10 --backlog 100000 --backlog-batch 500 --phases throughput,latency,backlog
+ *   --lat-seconds 10 --lat-lanes 1 (senders taking turns in the latency phase)
+ *   --backlog 100000 --backlog-batch 500 --phases throughput,latency,backlog
+ *   --no-heap-poll (skip the once-a-second /metrics scrape of both appliances)
  *   --prosody-n 20000 --prosody-lat-seconds 10 --prosody-runs 1 --skip-prosody
  *   --prosody-summary <summary.json of an earlier run.sh>  --node-options=<flags> --appliance-env K=V,...  --cpu-prof (profiles both
  *   appliances and prints where their time went)  --out bench/results/messaging-last.md  --keep
@@ -51,6 +53,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '500' },
     'lat-seconds': { type: 'string', default: '10' },
+    'lat-lanes': { type: 'string', default: '1' },
     backlog: { type: 'string', default: '100000' },
     'backlog-batch': { type: 'string', default: '500' },
     phases: { type: 'string', default: 'throughput,latency,backlog' },
@@ -65,6 +68,7 @@ const { values: opt } = parseArgs({
     'idle-wait': { type: 'string', default: '60' },
     out: { type: 'string', default: join('bench', 'results', 'messaging-last.md') },
     keep: { type: 'boolean', default: false },
+    'no-heap-poll': { type: 'boolean', default: false },
   },
 });
 const num = (name) => {
@@ -80,6 +84,7 @@ const cfg = {
   warmup: num('warmup'),
   rate: num('rate'),
   latSeconds: num('lat-seconds'),
+  latLanes: Math.max(1, num('lat-lanes')),
   backlog: num('backlog'),
   backlogBatch: num('backlog-batch'),
   phases: new Set(opt.phases.split(',').filter(Boolean)),
@@ -171,7 +176,7 @@ sampler.unref();
 const heapSamples = [];
 let heapPolling = false;
 const heapPoller = setInterval(async () => {
-  if (heapPolling) return;
+  if (heapPolling || opt['no-heap-poll']) return;
   heapPolling = true;
   try {
     const label = sampled.label;
@@ -696,17 +701,28 @@ function connectReceiver(service, key) {
 }
 
 /** Submits one request of consecutive sequence numbers from one sender; checks the 202. */
-async function submit(a, key, phase, state, lane, first, count, stampNow) {
-  const envelopes = new Array(count);
+function submit(a, key, phase, state, lane, first, count, stampNow) {
+  return submitSeqs(
+    a,
+    key,
+    phase,
+    state,
+    lane,
+    Array.from({ length: count }, (_, i) => first + i),
+    stampNow,
+  );
+}
+
+/** Submits the given sequence numbers from one sender in one request; checks the 202. */
+async function submitSeqs(a, key, phase, state, lane, seqs, stampNow) {
   const ts = Date.now();
-  for (let i = 0; i < count; i++) {
-    const seq = first + i;
+  const envelopes = seqs.map((seq) => {
     const t = stampNow ? performance.now() : state.sentAt[seq];
     if (stampNow) state.sentAt[seq] = t;
-    envelopes[i] = { id: nextId(), from: `alice${lane}@${DOMAIN_A}`, to: [`bob@${DOMAIN_B}`], type: 'message', ts, body: body(phase, seq, lane, t) };
-  }
+    return { id: nextId(), from: `alice${lane}@${DOMAIN_A}`, to: [`bob@${DOMAIN_B}`], type: 'message', ts, body: body(phase, seq, lane, t) };
+  });
   const res = await http(a.homeUrl, 'POST', '/v1/envelopes', { key, body: { envelopes } });
-  if (res.status !== 202 || res.body?.accepted?.length !== count) throw new Error(`submit: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  if (res.status !== 202 || res.body?.accepted?.length !== seqs.length) throw new Error(`submit: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   return performance.now();
 }
 
@@ -800,31 +816,44 @@ async function latencyPhase(ctx) {
   const { a, keyA } = ctx;
   const total = Math.round(cfg.rate * cfg.latSeconds);
   const interval = 1000 / cfg.rate;
-  const state = phaseState('latency', total, 1);
+  const state = phaseState('latency', total, cfg.latLanes);
   phases.set('latency', state);
   sampled.label = 'latency';
-  log(`latency: ${cfg.rate} msg/s for ${cfg.latSeconds} s on a fixed schedule, one sender, one request in flight`);
+  const lanes = cfg.latLanes;
+  log(`latency: ${cfg.rate} msg/s for ${cfg.latSeconds} s on a fixed schedule, ${lanes} sender(s) taking turns, one request in flight each`);
   await sleep(500);
   const meter = cpuMeter([a, ctx.b]);
   const t0 = performance.now() + 20;
   for (let i = 0; i < total; i++) state.sentAt[i] = t0 + i * interval;
-  let next = 0;
   let requests = 0;
   const acceptedAfter = [];
-  while (next < total) {
-    const now = performance.now();
-    let due = next;
-    while (due < total && state.sentAt[due] <= now) due++;
-    if (due === next) {
-      await sleep(Math.max(0, state.sentAt[next] - now - 0.5));
-      continue;
+  const requestMs = [];
+  const sendLag = [];
+  // Message i is sent by sender i mod lanes. Each sender sends everything of its own that is
+  // due in one request (a home server coalesces what queued up meanwhile) and waits for the
+  // 202 before its next request, so each sender's order is the order of its submissions.
+  const lane = async (l) => {
+    let next = l;
+    while (next < total) {
+      const now = performance.now();
+      const seqs = [];
+      for (let i = next; i < total && state.sentAt[i] <= now; i += lanes) seqs.push(i);
+      if (seqs.length === 0) {
+        await sleep(Math.max(0, state.sentAt[next] - now - 0.5));
+        continue;
+      }
+      const started = performance.now();
+      const accepted = await submitSeqs(a, keyA, 'latency', state, l, seqs, false);
+      requestMs.push(accepted - started);
+      for (const i of seqs) {
+        acceptedAfter.push(accepted - state.sentAt[i]);
+        sendLag.push(started - state.sentAt[i]);
+      }
+      requests++;
+      next = seqs[seqs.length - 1] + lanes;
     }
-    // Everything due goes in one request: a home server coalesces what queued up meanwhile.
-    const accepted = await submit(a, keyA, 'latency', state, 0, next, due - next, false);
-    for (let i = next; i < due; i++) acceptedAfter.push(accepted - state.sentAt[i]);
-    requests++;
-    next = due;
-  }
+  };
+  await Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
   const sendSeconds = (performance.now() - t0) / 1000;
   await waitDone(state, 60_000);
   const cpu = meter();
@@ -839,6 +868,10 @@ async function latencyPhase(ctx) {
     ...stats,
     // The part of each message's latency until home A had its 202 (HTTP, validation, commit).
     untilAccepted: latencyStats(acceptedAfter),
+    // Of that: how long each message waited in the load generator before its request left
+    // (timer lateness, or the previous request still in flight), and each request's round trip.
+    sendLag: latencyStats(sendLag),
+    request: latencyStats(requestMs),
     over100ms: Array.from(state.arrival).filter((t, i) => t - state.sentAt[i] > 100).length,
     slowestDueAtS: (state.sentAt[slowest] - t0) / 1000,
     cpu,
@@ -1176,7 +1209,11 @@ function report(ctx, prosody) {
   if (l)
     details.push(
       `- Latency: ${l.exactlyOnce.messages} messages at ${f0(l.achievedRate)} msg/s in ${l.requests} requests, measured from each message's scheduled time to its arrival at home B; ` +
-        `p50 / p90 / p99 / p99.9 / max ${f2(l.p50)} / ${f2(l.p90)} / ${f2(l.p99)} / ${f2(l.p999)} / ${f1(l.max)} ms; ${l.over100ms} over 100 ms; slowest due at ${f1(l.slowestDueAtS)} s. Of that, until home A had its 202: p50 ${f2(l.untilAccepted.p50)} / p99 ${f2(l.untilAccepted.p99)} ms.`,
+        `p50 / p90 / p99 / p99.9 / max ${f2(l.p50)} / ${f2(l.p90)} / ${f2(l.p99)} / ${f2(l.p999)} / ${f1(l.max)} ms; ${l.over100ms} over 100 ms; slowest due at ${f1(l.slowestDueAtS)} s. Of that, until home A had its 202: p50 ${f2(l.untilAccepted.p50)} / p99 ${f2(l.untilAccepted.p99)} ms` +
+        (l.sendLag
+          ? ` (waiting in the load generator p50 ${f2(l.sendLag.p50)} / p99 ${f2(l.sendLag.p99)} ms; request round trip p50 ${f2(l.request.p50)} / p99 ${f2(l.request.p99)} ms)`
+          : '') +
+        '.',
     );
   if (k)
     details.push(

@@ -266,7 +266,7 @@ export class Service {
             status: this.peerStatus,
             logger: this.logger.child({ component: 'inbound' }),
             metrics: this.metrics,
-            onStored: () => this.#home?.notify(),
+            onStored: (inserted) => this.#home?.notify(inserted),
           }),
         },
         ...this.#options.link,

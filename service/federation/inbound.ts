@@ -5,7 +5,7 @@ import { LinkError, retryableRefusals } from '../link/errors.js';
 import type { Envelope, FrameOf } from '../link/frames.js';
 import type { FrameHandlers } from '../link/manager.js';
 import type { LinkSession } from '../link/session.js';
-import type { QueueStore } from '../queue/queue-store.js';
+import type { InboxRow, QueueStore } from '../queue/queue-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PeerStatusBoard } from './peer-status.js';
 import { TokenBucket } from './rate-limit.js';
@@ -21,7 +21,8 @@ export interface InboundOptions {
   metrics: Registry;
   archive?: EnvelopeArchive | undefined;
   /** Called after a batch committed, so the home's stream can push at once. */
-  onStored: () => void;
+  /** After a batch committed, with the inbox rows it added. */
+  onStored: (inserted: InboxRow[]) => void;
   now?: () => number;
 }
 
@@ -148,10 +149,12 @@ export function inboundHandlers(options: InboundOptions): FrameHandlers {
     });
     options.archive?.append(accept.map((envelope) => ({ direction: 'in' as const, peer: peer.domain, envelope, at: now() })));
     // The ack below is sent only after this transaction committed.
-    const { stored, recalledFromInbox } = accept.length ? queue.receive(peer.domain, accept, now()) : { stored: [], recalledFromInbox: [] };
+    const { stored, recalledFromInbox, inserted } = accept.length
+      ? queue.receive(peer.domain, accept, now())
+      : { stored: [], recalledFromInbox: [], inserted: [] };
     if (stored.length) {
       received.inc({ peer: peer.domain }, stored.length);
-      options.onStored();
+      options.onStored(inserted);
     }
     if (recalledFromInbox.length) logger.info({ peer: peer.domain, count: recalledFromInbox.length }, 'recalled envelopes removed before the home took them');
     return { t: 'ack', id: frame.id, stored, rejected, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };

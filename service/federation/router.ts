@@ -1,10 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ConsulateError } from '../errors.js';
 import { LinkError, retryableRefusals } from '../link/errors.js';
-import type { Envelope } from '../link/frames.js';
+import type { Envelope, FrameOf } from '../link/frames.js';
 import type { LinkManager } from '../link/manager.js';
 import { backoffDelay } from '../link/backoff.js';
-import type { OutboxRow, QueueStore } from '../queue/queue-store.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { LinkSession } from '../link/session.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PeerStatusBoard } from './peer-status.js';
@@ -269,13 +269,12 @@ export class EnvelopeRouter {
               worker.again = false;
               exhausted = false;
             }
-            const { rows, complete } = queue.readBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024, afterSeq);
-            exhausted = complete;
-            if (rows.length === 0) break;
-            afterSeq = (rows.at(-1) as OutboxRow).seq;
-            const seq = this.#chainSeq++;
-            inFlight.push(this.#send(peer, session, rows, seq, prev));
-            prev = seq;
+            const next = this.#sendNext(peer, session, afterSeq, prev);
+            exhausted = next.complete;
+            if (!next.acked) break;
+            afterSeq = next.lastSeq;
+            prev = next.seq;
+            inFlight.push(next.acked);
             sent++;
           }
           const oldest = inFlight.shift();
@@ -291,9 +290,20 @@ export class EnvelopeRouter {
     }
   }
 
-  /** Sends one batch and settles its ack; false when anything in it has to be sent again. */
-  async #send(peer: string, session: LinkSession, rows: OutboxRow[], seq: number, prev: number | undefined): Promise<boolean> {
-    const { queue, logger } = this.#o;
+  /**
+   * Reads the next batch after outbox position `afterSeq` and sends it. Not async on purpose:
+   * the rows and their bodies are garbage once the frame is encoded, instead of living in an
+   * awaiting function until the ack comes back (and being promoted to the old generation).
+   */
+  #sendNext(
+    peer: string,
+    session: LinkSession,
+    afterSeq: number,
+    prev: number | undefined,
+  ): { acked?: Promise<boolean>; complete: boolean; lastSeq: number; seq: number } {
+    const { rows, complete } = this.#o.queue.readBatch(peer, this.#o.batchSize ?? 1000, this.#o.batchBytes ?? 2 * 1024 * 1024, afterSeq);
+    const last = rows.at(-1);
+    if (!last) return { complete, lastSeq: afterSeq, seq: prev ?? -1 };
     const envelopes: Envelope[] = rows.map((r) => ({
       id: r.envId,
       from: r.sender,
@@ -303,9 +313,17 @@ export class EnvelopeRouter {
       body: r.body,
       ...(r.ref ? { ref: r.ref } : {}),
     }));
+    const seq = this.#chainSeq++;
     const started = performance.now();
+    const answer = session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
+    return { acked: this.#settleAck(peer, answer, started), complete, lastSeq: last.seq, seq };
+  }
+
+  /** Settles a batch's ack; false when anything in it has to be sent again. */
+  async #settleAck(peer: string, answer: Promise<FrameOf<'ack'>>, started: number): Promise<boolean> {
+    const { queue, logger } = this.#o;
     try {
-      const ack = await session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
+      const ack = await answer;
       this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
       const final = ack.rejected.filter((r) => !retryableRefusals.has(r.code));
       queue.settle(

@@ -48,6 +48,9 @@ function fromB64(text: string): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
+/** Inbox items per stream message. */
+const PUSH_BATCH = 500;
+
 export function toInboundItem(row: InboxRow): InboundItem {
   return {
     seq: row.seq,
@@ -164,11 +167,20 @@ export class HomeServer {
     });
   }
 
-  /** Wakes long-polls and pushes to streams after a peer's batch committed. */
-  notify(): void {
+  /**
+   * Wakes long-polls and pushes to streams after a peer's batch committed. `inserted` are the
+   * rows the batch added: a stream that has seen every row before them gets them as they are,
+   * without reading them back from the inbox.
+   */
+  notify(inserted: InboxRow[] = []): void {
     for (const wake of this.#waiters) wake();
     this.#waiters.clear();
-    for (const stream of this.#streams) this.#push(stream);
+    const first = inserted[0];
+    for (const stream of this.#streams) {
+      if (first && !stream.pushing && stream.ws.readyState === stream.ws.OPEN && !this.#o.queue.inboxHasBetween(stream.cursor, first.seq)) {
+        for (let i = 0; i < inserted.length; i += PUSH_BATCH) this.#send(stream, inserted.slice(i, i + PUSH_BATCH));
+      } else this.#push(stream);
+    }
   }
 
   async lookup(users: string[]): Promise<LookupResult[]> {
@@ -261,14 +273,18 @@ export class HomeServer {
     stream.pushing = true;
     try {
       for (;;) {
-        const rows = this.#o.queue.inbox(stream.cursor, 500);
+        const rows = this.#o.queue.inbox(stream.cursor, PUSH_BATCH);
         if (rows.length === 0) break;
-        stream.ws.send(JSON.stringify({ items: rows.map(toInboundItem) }));
-        stream.cursor = rows.at(-1)?.seq ?? stream.cursor;
+        this.#send(stream, rows);
       }
     } finally {
       stream.pushing = false;
     }
+  }
+
+  #send(stream: { ws: WebSocket; cursor: number }, rows: InboxRow[]): void {
+    stream.ws.send(JSON.stringify({ items: rows.map(toInboundItem) }));
+    stream.cursor = Math.max(stream.cursor, rows.at(-1)?.seq ?? 0);
   }
 
   async listen(): Promise<number> {

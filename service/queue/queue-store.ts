@@ -38,6 +38,8 @@ export interface ReceiveResult {
   stored: string[];
   /** Recalls that removed an original the home had not yet taken. */
   recalledFromInbox: string[];
+  /** The inbox rows this batch added, in inbox order, as committed (for pushing without reading them back). */
+  inserted: InboxRow[];
 }
 
 /**
@@ -195,20 +197,34 @@ export class QueueStore {
     const run = this.#db.transaction(() => {
       const stored: string[] = [];
       const recalledFromInbox: string[] = [];
+      let inserted: InboxRow[] = [];
       for (const e of envelopes) {
         if (this.#s.markReceived.run(origin, e.id, now).changes === 0) {
           stored.push(e.id);
           continue;
         }
         if (e.type === 'recall' && e.ref) {
-          if (this.#s.deleteInboxByEnv.run(origin, e.ref).changes > 0) recalledFromInbox.push(e.ref);
+          if (this.#s.deleteInboxByEnv.run(origin, e.ref).changes > 0) {
+            recalledFromInbox.push(e.ref);
+            inserted = inserted.filter((row) => row.envId !== e.ref);
+          }
         }
-        this.#s.insertInbox.run(e.id, origin, e.from, JSON.stringify(e.to), e.type, e.ts, e.body, e.ref ?? null, now);
+        const recipients = JSON.stringify(e.to);
+        const info = this.#s.insertInbox.run(e.id, origin, e.from, recipients, e.type, e.ts, e.body, e.ref ?? null, now);
+        if (info.changes > 0) {
+          const seq = Number(info.lastInsertRowid);
+          inserted.push({ seq, envId: e.id, origin, sender: e.from, recipients, type: e.type, ts: e.ts, body: e.body, ref: e.ref ?? null, receivedAt: now });
+        }
         stored.push(e.id);
       }
-      return { stored, recalledFromInbox };
+      return { stored, recalledFromInbox, inserted };
     });
     return run();
+  }
+
+  /** Whether any inbox row lies strictly between two positions (rows a stream has not seen yet). */
+  inboxHasBetween(after: number, before: number): boolean {
+    return before - after > 1 && this.#s.inboxBetween.get(after, before) !== undefined;
   }
 
   /** Unacknowledged inbound items after a cursor, oldest first. */
@@ -301,6 +317,7 @@ function prepare(db: BetterSqlite3.Database) {
     ),
     deleteInboxByEnv: db.prepare('delete from inbox where origin = ? and envId = ?'),
     inboxAfter: db.prepare('select * from inbox where seq > ? order by seq limit ?'),
+    inboxBetween: db.prepare('select 1 from inbox where seq > ? and seq < ? limit 1'),
     ackInboxMany: db.prepare('delete from inbox where envId in (select value from json_each(?))'),
     inboxCount: db.prepare('select count(*) as n from inbox'),
     oldest: db.prepare('select min(enqueuedAt) as at from outbox where peer = ?'),

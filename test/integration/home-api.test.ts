@@ -52,6 +52,50 @@ describe('home API: stream, suspend, queue cap, sever', () => {
     expect(b.queue.inboxDepth()).toBe(0);
   });
 
+  it('pushes a new batch straight to a caught-up stream, but never past items the stream has not seen yet', async () => {
+    const live = stream(b, keyB);
+    await live.ready;
+    await homeA.send('alice@a.example', ['bob@b.example'], ['first']);
+    await waitFor(async () => live.items.length === 1, 10_000, 'first streamed');
+    // An item stored without waking the stream (as an undeliverable event would be) sits
+    // between what the stream has seen and the next batch from the peer.
+    const quiet = {
+      id: ulid(),
+      from: 'alice@a.example',
+      to: ['bob@b.example'],
+      type: 'message' as const,
+      ts: Date.now(),
+      body: new TextEncoder().encode('quiet'),
+    };
+    const stored = b.queue.receive('a.example', [quiet], Date.now());
+    expect(stored.inserted.map((row) => row.envId)).toEqual([quiet.id]);
+    await homeA.send('alice@a.example', ['bob@b.example'], ['second']);
+    await waitFor(async () => live.items.length === 3, 10_000, 'quiet and second streamed');
+    expect(live.items.map(bodyText)).toEqual(['first', 'quiet', 'second']);
+    expect(new Set(live.items.map((i) => i.seq)).size).toBe(3);
+    live.ws.send(JSON.stringify({ ack: live.items.map((i) => i.id) }));
+    await waitFor(async () => b.queue.inboxDepth() === 0, 5000, 'inbox empty after the acks');
+    live.ws.close();
+  });
+
+  it('does not hand out an original that a recall in the same batch removed', () => {
+    const original = { id: ulid(), from: 'alice@a.example', to: ['bob@b.example'], type: 'message' as const, ts: Date.now(), body: new Uint8Array([1]) };
+    const recall = {
+      id: ulid(),
+      from: 'alice@a.example',
+      to: ['bob@b.example'],
+      type: 'recall' as const,
+      ts: Date.now(),
+      body: new Uint8Array(0),
+      ref: original.id,
+    };
+    const result = b.queue.receive('a.example', [original, recall], Date.now());
+    expect(result.stored).toEqual([original.id, recall.id]);
+    expect(result.recalledFromInbox).toEqual([original.id]);
+    expect(result.inserted.map((row) => row.envId)).toEqual([recall.id]);
+    expect(b.queue.ack([recall.id])).toBe(1);
+  });
+
   it('refuses a stream without a valid key', async () => {
     const ws = new WebSocket(`${b.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: 'Bearer csk_x_y' } });
     const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)));
