@@ -47,10 +47,22 @@ export interface ReceiveResult {
  * the message hot path must not pay an async query layer per row. The same interface is
  * what a PostgreSQL store would implement (docs/architecture.md).
  */
+/** Bytes of recently enqueued rows kept per peer, so a batch right after its submission is not read back. */
+const RECENT_MAX_BYTES = 8 * 1024 * 1024;
+/** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
+const ROW_OVERHEAD = 256;
+
 export class QueueStore {
   readonly #db: BetterSqlite3.Database;
   readonly #s: ReturnType<typeof prepare>;
   readonly #depth = new Map<string, number>();
+  /**
+   * The newest outbox rows of each peer, as committed, in outbox order. When a peer's list
+   * holds as many rows as its queue depth, it holds the whole queue and readBatch answers from
+   * it; otherwise (rows from before a restart, or more than RECENT_MAX_BYTES queued) readBatch
+   * reads the outbox. Every path that deletes outbox rows drops them here too.
+   */
+  readonly #recent = new Map<string, { rows: OutboxRow[]; bytes: number }>();
 
   readonly #keepDeliveryRecords: boolean;
 
@@ -87,11 +99,14 @@ export class QueueStore {
 
   /** Enqueues envelopes fanned out per peer, all in one transaction: all stored or none. */
   enqueue(items: Array<{ envelope: Envelope; routes: Routing[] }>, now: number, ttlMs: number): void {
+    const added: OutboxRow[] = [];
     const run = this.#db.transaction(() => {
       for (const { envelope, routes } of items) {
         for (const route of routes) {
           const recipients = JSON.stringify(route.recipients);
-          this.#s.insertOutbox.run(
+          const ref = envelope.ref ?? null;
+          const expiresAt = now + ttlMs;
+          const info = this.#s.insertOutbox.run(
             route.peer,
             envelope.id,
             envelope.from,
@@ -99,16 +114,75 @@ export class QueueStore {
             envelope.type,
             envelope.ts,
             envelope.body,
-            envelope.ref ?? null,
+            ref,
             now,
-            now + ttlMs,
+            expiresAt,
           );
           this.#s.insertRouted.run(envelope.id, route.peer, envelope.from, recipients, 'queued', now);
+          added.push({
+            seq: Number(info.lastInsertRowid),
+            peer: route.peer,
+            envId: envelope.id,
+            sender: envelope.from,
+            recipients,
+            type: envelope.type,
+            ts: envelope.ts,
+            body: envelope.body,
+            ref,
+            enqueuedAt: now,
+            expiresAt,
+          });
         }
       }
     });
     run();
-    for (const { routes } of items) for (const route of routes) this.#depth.set(route.peer, this.depth(route.peer) + 1);
+    // Only now, after the commit: the rows exist.
+    for (const row of added) {
+      this.#depth.set(row.peer, this.depth(row.peer) + 1);
+      this.#remember(row);
+    }
+  }
+
+  #remember(row: OutboxRow): void {
+    let recent = this.#recent.get(row.peer);
+    if (!recent) this.#recent.set(row.peer, (recent = { rows: [], bytes: 0 }));
+    recent.rows.push(row);
+    recent.bytes += row.body.length + ROW_OVERHEAD;
+    // Over the budget the oldest go; the list then no longer holds the whole queue, and
+    // readBatch reads the outbox until the rows from before it are settled.
+    while (recent.bytes > RECENT_MAX_BYTES && recent.rows.length > 0) {
+      const dropped = recent.rows.shift() as OutboxRow;
+      recent.bytes -= dropped.body.length + ROW_OVERHEAD;
+    }
+  }
+
+  /** Drops rows that left the outbox from the recent list (after the deleting transaction committed). */
+  #forget(peer: string, envIds: Iterable<string>): void {
+    const recent = this.#recent.get(peer);
+    if (!recent) return;
+    const gone = new Set(envIds);
+    if (gone.size === 0) return;
+    recent.rows = recent.rows.filter((row) => {
+      if (!gone.has(row.envId)) return true;
+      recent.bytes -= row.body.length + ROW_OVERHEAD;
+      return false;
+    });
+  }
+
+  /** The rows after `afterSeq` from the recent list, when it holds the peer's whole queue. */
+  #recentAfter(peer: string, afterSeq: number, limit: number): OutboxRow[] | undefined {
+    const recent = this.#recent.get(peer);
+    if (!recent || recent.rows.length !== this.depth(peer)) return undefined;
+    const rows = recent.rows;
+    // Binary search for the first row after afterSeq (rows are in seq order).
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((rows[mid] as OutboxRow).seq > afterSeq) hi = mid;
+      else lo = mid + 1;
+    }
+    return rows.slice(lo, lo + limit);
   }
 
   /**
@@ -116,11 +190,11 @@ export class QueueStore {
    * flight), within the count and byte limits; `complete`: nothing else was queued when they were read.
    */
   readBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): { rows: OutboxRow[]; complete: boolean } {
-    const rows = this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[];
+    const rows = this.#recentAfter(peer, afterSeq, limit) ?? (this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[]);
     let bytes = 0;
     const out: OutboxRow[] = [];
     for (const row of rows) {
-      bytes += row.body.length + 256;
+      bytes += row.body.length + ROW_OVERHEAD;
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(row);
     }
@@ -145,6 +219,7 @@ export class QueueStore {
     });
     const removed = run();
     this.#depth.set(peer, Math.max(0, this.depth(peer) - removed));
+    this.#forget(peer, [...stored, ...failed.map((f) => f.envId)]);
   }
 
   /** Envelopes past their TTL leave the outbox and tell the sender's home. */
@@ -155,11 +230,15 @@ export class QueueStore {
         this.#s.deleteOutbox.run(row.peer, row.envId);
         this.#s.setRouted.run('expired', now, row.envId, row.peer);
         this.#undeliverable(row, 'expired', `not delivered to ${row.peer} before its time to live ran out`, now, ownDomain);
-        this.#depth.set(row.peer, Math.max(0, this.depth(row.peer) - 1));
       }
-      return rows.length;
+      return rows;
     });
-    return run();
+    const rows = run();
+    for (const row of rows) {
+      this.#depth.set(row.peer, Math.max(0, this.depth(row.peer) - 1));
+      this.#forget(row.peer, [row.envId]);
+    }
+    return rows.length;
   }
 
   #undeliverable(row: OutboxRow, code: string, reason: string, now: number, ownDomain: string): void {
@@ -179,14 +258,18 @@ export class QueueStore {
         if (route.state === 'queued' && this.#s.deleteOutbox.run(route.peer, envId).changes > 0) {
           this.#s.setRouted.run('recalled', now, envId, route.peer);
           removedFrom.push(route.peer);
-          this.#depth.set(route.peer, Math.max(0, this.depth(route.peer) - 1));
         } else if (route.state === 'delivered') {
           reached.push({ peer: route.peer, recipients: JSON.parse(route.recipients) as string[] });
         }
       }
       return { removedFrom, reached };
     });
-    return run();
+    const result = run();
+    for (const peer of result.removedFrom) {
+      this.#depth.set(peer, Math.max(0, this.depth(peer) - 1));
+      this.#forget(peer, [envId]);
+    }
+    return result;
   }
 
   /**
@@ -261,6 +344,7 @@ export class QueueStore {
     });
     const n = run();
     this.#depth.delete(peer);
+    this.#recent.delete(peer);
     return n;
   }
 
@@ -274,6 +358,7 @@ export class QueueStore {
     });
     const n = run();
     this.#depth.delete(peer);
+    this.#recent.delete(peer);
     return n;
   }
 

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { ulid } from 'ulid';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Envelope } from '../../service/link/frames.js';
+import { QueueStore, type OutboxRow } from '../../service/queue/queue-store.js';
+import { openStore, type Store } from '../../service/store/database.js';
+import { createLogger } from '../../service/telemetry/logger.js';
+import { tempDir } from '../helpers/service-process.js';
+
+const logger = createLogger({ level: 'silent' });
+const PEER = 'b.example';
+const HOUR = 3_600_000;
+
+function envelope(bytes = 64): Envelope {
+  return { id: ulid(), from: 'alice@a.example', to: [`bob@${PEER}`], type: 'message', ts: Date.now(), body: new Uint8Array(randomBytes(bytes)) };
+}
+
+const summary = (rows: OutboxRow[]) => rows.map((r) => ({ seq: r.seq, envId: r.envId, body: Buffer.from(r.body).toString('hex'), expiresAt: r.expiresAt }));
+
+describe('queue store: batches come from what was just committed, and match the outbox', () => {
+  let store: Store | undefined;
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  /** The queue as this process sees it, and as a second one reading only the database sees it. */
+  async function stores(): Promise<{ queue: QueueStore; fromDisk: () => QueueStore }> {
+    store = await openStore({ dataDir: tempDir(), logger });
+    const sqlite = store.sqlite;
+    return { queue: new QueueStore(sqlite), fromDisk: () => new QueueStore(sqlite) };
+  }
+
+  function read(queue: QueueStore, afterSeq = -1, limit = 1000, bytes = 2 ** 21) {
+    const { rows, complete } = queue.readBatch(PEER, limit, bytes, afterSeq);
+    return { rows: summary(rows), complete };
+  }
+
+  it('answers each read exactly as the outbox would, through sends, acks, a recall and expiry', async () => {
+    const { queue, fromDisk } = await stores();
+    const now = Date.now();
+    const sent = Array.from({ length: 30 }, () => envelope());
+    queue.enqueue(
+      sent.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    // A short-lived one, to expire later.
+    const shortLived = envelope();
+    queue.enqueue([{ envelope: shortLived, routes: [{ peer: PEER, recipients: shortLived.to }] }], now, 10);
+    expect(queue.depth(PEER)).toBe(31);
+    for (const [after, limit, bytes] of [
+      [-1, 1000, 2 ** 21],
+      [-1, 10, 2 ** 21],
+      [-1, 1000, 1000],
+    ] as const) {
+      expect(read(queue, after, limit, bytes)).toEqual(read(fromDisk(), after, limit, bytes));
+    }
+    const first = queue.readBatch(PEER, 10, 2 ** 21).rows;
+    const afterFirst = (first.at(-1) as OutboxRow).seq;
+    expect(read(queue, afterFirst)).toEqual(read(fromDisk(), afterFirst));
+
+    // The peer acks the first ten; one of the next is recalled before it was sent.
+    queue.settle(
+      PEER,
+      first.map((r) => r.envId),
+      [],
+      now,
+      'a.example',
+    );
+    const recalled = sent[12] as Envelope;
+    expect(queue.recall(recalled.id, now).removedFrom).toEqual([PEER]);
+    expect(queue.expire(now + 11, 'a.example')).toBe(1);
+    const after = read(queue);
+    expect(after).toEqual(read(fromDisk()));
+    expect(after.rows.map((r) => r.envId)).toEqual(
+      sent
+        .slice(10)
+        .filter((e) => e !== recalled)
+        .map((e) => e.id),
+    );
+    expect(after.complete).toBe(true);
+    expect(queue.depth(PEER)).toBe(19);
+  });
+
+  it('falls back to the outbox for rows queued before a restart and for a queue over its memory budget', async () => {
+    const { queue, fromDisk } = await stores();
+    const now = Date.now();
+    // Before "restart": queued by another QueueStore on the same database.
+    const old = Array.from({ length: 5 }, () => envelope());
+    fromDisk().enqueue(
+      old.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    const restarted = fromDisk();
+    const fresh = envelope();
+    restarted.enqueue([{ envelope: fresh, routes: [{ peer: PEER, recipients: fresh.to }] }], now, HOUR);
+    expect(read(restarted).rows.map((r) => r.envId)).toEqual([...old, fresh].map((e) => e.id));
+
+    // More than the budget kept in memory (8 MiB): 70 bodies of 128 KiB.
+    const big = Array.from({ length: 70 }, () => envelope(128 * 1024));
+    for (const e of big) queue.enqueue([{ envelope: e, routes: [{ peer: PEER, recipients: e.to }] }], now, HOUR);
+    const all = read(queue, -1, 1000, 2 ** 30);
+    expect(all).toEqual(read(fromDisk(), -1, 1000, 2 ** 30));
+    expect(all.rows.map((r) => r.envId)).toEqual([...old, fresh, ...big].map((e) => e.id));
+  });
+});
