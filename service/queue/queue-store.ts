@@ -47,7 +47,7 @@ export interface ReceiveResult {
  * the message hot path must not pay an async query layer per row. The same interface is
  * what a PostgreSQL store would implement (docs/architecture.md).
  */
-/** Bytes of recently enqueued rows kept per peer, so a batch right after its submission is not read back. */
+/** Bytes of recently enqueued rows kept (all peers together), so a batch right after its submission is not read back. */
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 /** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
 const ROW_OVERHEAD = 256;
@@ -59,10 +59,11 @@ export class QueueStore {
   /**
    * The newest outbox rows of each peer, as committed, in outbox order. When a peer's list
    * holds as many rows as its queue depth, it holds the whole queue and readBatch answers from
-   * it; otherwise (rows from before a restart, or more than RECENT_MAX_BYTES queued) readBatch
-   * reads the outbox. Every path that deletes outbox rows drops them here too.
+   * it; otherwise (rows from before a restart, or more than RECENT_MAX_BYTES queued over all
+   * peers) readBatch reads the outbox. Every path that deletes outbox rows drops them here too.
    */
   readonly #recent = new Map<string, { rows: OutboxRow[]; bytes: number }>();
+  #recentBytes = 0;
 
   readonly #keepDeliveryRecords: boolean;
 
@@ -147,13 +148,27 @@ export class QueueStore {
     let recent = this.#recent.get(row.peer);
     if (!recent) this.#recent.set(row.peer, (recent = { rows: [], bytes: 0 }));
     recent.rows.push(row);
-    recent.bytes += row.body.length + ROW_OVERHEAD;
-    // Over the budget the oldest go; the list then no longer holds the whole queue, and
-    // readBatch reads the outbox until the rows from before it are settled.
-    while (recent.bytes > RECENT_MAX_BYTES && recent.rows.length > 0) {
-      const dropped = recent.rows.shift() as OutboxRow;
-      recent.bytes -= dropped.body.length + ROW_OVERHEAD;
+    this.#account(recent, row.body.length + ROW_OVERHEAD);
+    if (this.#recentBytes > RECENT_MAX_BYTES) this.#evict(recent);
+  }
+
+  /**
+   * Over the budget the oldest rows go, this peer's first: its list then no longer holds its
+   * whole queue, and readBatch reads the outbox until the rows from before it are settled.
+   */
+  #evict(first: { rows: OutboxRow[]; bytes: number }): void {
+    for (const list of [first, ...this.#recent.values()]) {
+      while (this.#recentBytes > RECENT_MAX_BYTES && list.rows.length > 0) {
+        const dropped = list.rows.shift() as OutboxRow;
+        this.#account(list, -(dropped.body.length + ROW_OVERHEAD));
+      }
+      if (this.#recentBytes <= RECENT_MAX_BYTES) return;
     }
+  }
+
+  #account(list: { bytes: number }, bytes: number): void {
+    list.bytes += bytes;
+    this.#recentBytes += bytes;
   }
 
   /** Drops rows that left the outbox from the recent list (after the deleting transaction committed). */
@@ -164,9 +179,15 @@ export class QueueStore {
     if (gone.size === 0) return;
     recent.rows = recent.rows.filter((row) => {
       if (!gone.has(row.envId)) return true;
-      recent.bytes -= row.body.length + ROW_OVERHEAD;
+      this.#account(recent, -(row.body.length + ROW_OVERHEAD));
       return false;
     });
+  }
+
+  #dropRecent(peer: string): void {
+    const recent = this.#recent.get(peer);
+    if (recent) this.#account(recent, -recent.bytes);
+    this.#recent.delete(peer);
   }
 
   /** The rows after `afterSeq` from the recent list, when it holds the peer's whole queue. */
@@ -344,7 +365,7 @@ export class QueueStore {
     });
     const n = run();
     this.#depth.delete(peer);
-    this.#recent.delete(peer);
+    this.#dropRecent(peer);
     return n;
   }
 
@@ -358,7 +379,7 @@ export class QueueStore {
     });
     const n = run();
     this.#depth.delete(peer);
-    this.#recent.delete(peer);
+    this.#dropRecent(peer);
     return n;
   }
 

@@ -104,5 +104,15 @@ describe('queue store: batches come from what was just committed, and match the 
     const all = read(queue, -1, 1000, 2 ** 30);
     expect(all).toEqual(read(fromDisk(), -1, 1000, 2 ** 30));
     expect(all.rows.map((r) => r.envId)).toEqual([...old, fresh, ...big].map((e) => e.id));
+
+    // The budget is shared: a second peer's queue pushes the first one's rows out, and both
+    // still read as the outbox does.
+    const other = 'c.example';
+    const forOther = Array.from({ length: 70 }, () => envelope(128 * 1024));
+    for (const e of forOther) queue.enqueue([{ envelope: e, routes: [{ peer: other, recipients: [`bob@${other}`] }] }], now, HOUR);
+    const otherRows = queue.readBatch(other, 1000, 2 ** 30).rows;
+    expect(otherRows.map((r) => r.envId)).toEqual(forOther.map((e) => e.id));
+    expect(summary(otherRows)).toEqual(summary(fromDisk().readBatch(other, 1000, 2 ** 30).rows));
+    expect(read(queue, -1, 1000, 2 ** 30)).toEqual(all);
   });
 });
