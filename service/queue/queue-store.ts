@@ -57,10 +57,11 @@ export class QueueStore {
   readonly #s: ReturnType<typeof prepare>;
   readonly #depth = new Map<string, number>();
   /**
-   * The newest outbox rows of each peer, as committed, in outbox order. When a peer's list
+   * The queued outbox rows of each peer, as committed, in outbox order. When a peer's list
    * holds as many rows as its queue depth, it holds the whole queue and readBatch answers from
    * it; otherwise (rows from before a restart, or more than RECENT_MAX_BYTES queued over all
-   * peers) readBatch reads the outbox. Every path that deletes outbox rows drops them here too.
+   * peers) readBatch reads the outbox, and the list stays empty until the queue has drained.
+   * Every path that deletes outbox rows drops them here too.
    */
   readonly #recent = new Map<string, { rows: OutboxRow[]; bytes: number }>();
   #recentBytes = 0;
@@ -147,21 +148,19 @@ export class QueueStore {
   #remember(row: OutboxRow): void {
     let recent = this.#recent.get(row.peer);
     if (!recent) this.#recent.set(row.peer, (recent = { rows: [], bytes: 0 }));
+    // Only while the list is the whole queue (the depth already counts this row): a peer whose
+    // queue outgrew the budget is served from the outbox until its queue is empty again.
+    if (recent.rows.length !== this.depth(row.peer) - 1) return;
     recent.rows.push(row);
     this.#account(recent, row.body.length + ROW_OVERHEAD);
     if (this.#recentBytes > RECENT_MAX_BYTES) this.#evict(recent);
   }
 
-  /**
-   * Over the budget the oldest rows go, this peer's first: its list then no longer holds its
-   * whole queue, and readBatch reads the outbox until the rows from before it are settled.
-   */
+  /** Over the budget whole lists go, the growing peer's first, so the memory is really freed. */
   #evict(first: { rows: OutboxRow[]; bytes: number }): void {
     for (const list of [first, ...this.#recent.values()]) {
-      while (this.#recentBytes > RECENT_MAX_BYTES && list.rows.length > 0) {
-        const dropped = list.rows.shift() as OutboxRow;
-        this.#account(list, -(dropped.body.length + ROW_OVERHEAD));
-      }
+      this.#account(list, -list.bytes);
+      list.rows = [];
       if (this.#recentBytes <= RECENT_MAX_BYTES) return;
     }
   }

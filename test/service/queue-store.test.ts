@@ -114,5 +114,24 @@ describe('queue store: batches come from what was just committed, and match the 
     expect(otherRows.map((r) => r.envId)).toEqual(forOther.map((e) => e.id));
     expect(summary(otherRows)).toEqual(summary(fromDisk().readBatch(other, 1000, 2 ** 30).rows));
     expect(read(queue, -1, 1000, 2 ** 30)).toEqual(all);
+
+    // Once the peer's queue has drained, new rows are served from memory again, and still
+    // read exactly as the outbox does.
+    queue.settle(
+      PEER,
+      all.rows.map((r) => r.envId),
+      [],
+      now,
+      'a.example',
+    );
+    expect(queue.depth(PEER)).toBe(0);
+    const later = Array.from({ length: 3 }, () => envelope());
+    queue.enqueue(
+      later.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    expect(read(queue)).toEqual(read(fromDisk()));
+    expect(read(queue).rows.map((r) => r.envId)).toEqual(later.map((e) => e.id));
   });
 });
