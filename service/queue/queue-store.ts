@@ -49,6 +49,10 @@ export interface ReceiveResult {
  */
 /** Bytes of recently enqueued rows kept (all peers together), so a batch right after its submission is not read back. */
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
+/** Rows per multi-row insert statement. */
+const INSERT_CHUNK = 64;
+const OUTBOX_INSERT_COLUMNS = ['peer', 'envId', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'enqueuedAt', 'expiresAt'];
+const ROUTED_INSERT_COLUMNS = ['envId', 'peer', 'sender', 'recipients', 'state', 'at'];
 /** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
 const ROW_OVERHEAD = 256;
 
@@ -65,6 +69,8 @@ export class QueueStore {
    */
   readonly #recent = new Map<string, { rows: OutboxRow[]; bytes: number }>();
   #recentBytes = 0;
+  /** Multi-row insert statements by table and row count. */
+  readonly #inserts = new Map<string, BetterSqlite3.Statement>();
 
   readonly #keepDeliveryRecords: boolean;
 
@@ -102,39 +108,39 @@ export class QueueStore {
   /** Enqueues envelopes fanned out per peer, all in one transaction: all stored or none. */
   enqueue(items: Array<{ envelope: Envelope; routes: Routing[] }>, now: number, ttlMs: number): void {
     const added: OutboxRow[] = [];
+    for (const { envelope, routes } of items) {
+      for (const route of routes) {
+        added.push({
+          seq: 0, // assigned by the insert
+          peer: route.peer,
+          envId: envelope.id,
+          sender: envelope.from,
+          recipients: JSON.stringify(route.recipients),
+          type: envelope.type,
+          ts: envelope.ts,
+          body: envelope.body,
+          ref: envelope.ref ?? null,
+          enqueuedAt: now,
+          expiresAt: now + ttlMs,
+        });
+      }
+    }
     const run = this.#db.transaction(() => {
-      for (const { envelope, routes } of items) {
-        for (const route of routes) {
-          const recipients = JSON.stringify(route.recipients);
-          const ref = envelope.ref ?? null;
-          const expiresAt = now + ttlMs;
-          const info = this.#s.insertOutbox.run(
-            route.peer,
-            envelope.id,
-            envelope.from,
-            recipients,
-            envelope.type,
-            envelope.ts,
-            envelope.body,
-            ref,
-            now,
-            expiresAt,
-          );
-          this.#s.insertRouted.run(envelope.id, route.peer, envelope.from, recipients, 'queued', now);
-          added.push({
-            seq: Number(info.lastInsertRowid),
-            peer: route.peer,
-            envId: envelope.id,
-            sender: envelope.from,
-            recipients,
-            type: envelope.type,
-            ts: envelope.ts,
-            body: envelope.body,
-            ref,
-            enqueuedAt: now,
-            expiresAt,
-          });
+      // Many rows per statement: the per-call cost of a prepared statement is most of a small row's.
+      for (let start = 0; start < added.length; start += INSERT_CHUNK) {
+        const chunk = added.slice(start, start + INSERT_CHUNK);
+        const outboxParams: unknown[] = [];
+        const routedParams: unknown[] = [];
+        for (const r of chunk) {
+          outboxParams.push(r.peer, r.envId, r.sender, r.recipients, r.type, r.ts, r.body, r.ref, r.enqueuedAt, r.expiresAt);
+          routedParams.push(r.envId, r.peer, r.sender, r.recipients, 'queued', now);
         }
+        const info = this.#multiInsert('outbox', chunk.length).run(...outboxParams);
+        if (info.changes !== chunk.length) throw new Error(`outbox insert stored ${info.changes} of ${chunk.length} rows`);
+        // One statement, one writer: AUTOINCREMENT numbers its rows consecutively, ending here.
+        const last = Number(info.lastInsertRowid);
+        chunk.forEach((r, i) => (r.seq = last - chunk.length + 1 + i));
+        this.#multiInsert('routed', chunk.length).run(...routedParams);
       }
     });
     run();
@@ -143,6 +149,18 @@ export class QueueStore {
       this.#depth.set(row.peer, this.depth(row.peer) + 1);
       this.#remember(row);
     }
+  }
+
+  #multiInsert(table: 'outbox' | 'routed', rows: number): BetterSqlite3.Statement {
+    const key = `${table}:${rows}`;
+    let statement = this.#inserts.get(key);
+    if (!statement) {
+      const columns = table === 'outbox' ? OUTBOX_INSERT_COLUMNS : ROUTED_INSERT_COLUMNS;
+      const tuple = `(${columns.map(() => '?').join(', ')})`;
+      statement = this.#db.prepare(`insert into ${table} (${columns.join(', ')}) values ${Array.from({ length: rows }, () => tuple).join(', ')}`);
+      this.#inserts.set(key, statement);
+    }
+    return statement;
   }
 
   #remember(row: OutboxRow): void {
@@ -403,10 +421,6 @@ function prepare(db: BetterSqlite3.Database) {
     depthAll: db.prepare('select peer, count(*) as n from outbox group by peer'),
     routedFor: db.prepare('select peer, state, sender, recipients from routed where envId = ?'),
     routedSenders: db.prepare('select distinct envId, sender from routed where envId in (select value from json_each(?))'),
-    insertOutbox: db.prepare(
-      'insert into outbox (peer, envId, sender, recipients, type, ts, body, ref, enqueuedAt, expiresAt) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    insertRouted: db.prepare('insert into routed (envId, peer, sender, recipients, state, at) values (?, ?, ?, ?, ?, ?)'),
     setRouted: db.prepare('update routed set state = ?, at = ? where envId = ? and peer = ?'),
     deleteRouted: db.prepare('delete from routed where envId = ? and peer = ?'),
     batch: db.prepare('select * from outbox where peer = ? and seq > ? order by seq limit ?'),
