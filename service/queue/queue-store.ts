@@ -51,8 +51,12 @@ export interface ReceiveResult {
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 /** Rows per multi-row insert statement. */
 const INSERT_CHUNK = 64;
-const OUTBOX_INSERT_COLUMNS = ['peer', 'envId', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'enqueuedAt', 'expiresAt'];
-const ROUTED_INSERT_COLUMNS = ['envId', 'peer', 'sender', 'recipients', 'state', 'at'];
+const INSERT_COLUMNS = {
+  outbox: ['peer', 'envId', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'enqueuedAt', 'expiresAt'],
+  routed: ['envId', 'peer', 'sender', 'recipients', 'state', 'at'],
+  received: ['origin', 'envId', 'at'],
+  inbox: ['envId', 'origin', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'receivedAt'],
+} as const;
 /** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
 const ROW_OVERHEAD = 256;
 
@@ -151,11 +155,11 @@ export class QueueStore {
     }
   }
 
-  #multiInsert(table: 'outbox' | 'routed', rows: number): BetterSqlite3.Statement {
+  #multiInsert(table: keyof typeof INSERT_COLUMNS, rows: number): BetterSqlite3.Statement {
     const key = `${table}:${rows}`;
     let statement = this.#inserts.get(key);
     if (!statement) {
-      const columns = table === 'outbox' ? OUTBOX_INSERT_COLUMNS : ROUTED_INSERT_COLUMNS;
+      const columns = INSERT_COLUMNS[table];
       const tuple = `(${columns.map(() => '?').join(', ')})`;
       statement = this.#db.prepare(`insert into ${table} (${columns.join(', ')}) values ${Array.from({ length: rows }, () => tuple).join(', ')}`);
       this.#inserts.set(key, statement);
@@ -319,25 +323,59 @@ export class QueueStore {
       const stored: string[] = [];
       const recalledFromInbox: string[] = [];
       let inserted: InboxRow[] = [];
-      for (const e of envelopes) {
-        if (this.#s.markReceived.run(origin, e.id, now).changes === 0) {
-          stored.push(e.id);
-          continue;
+      const ids = JSON.stringify(envelopes.map((e) => e.id));
+      // Ids taken before (the dedupe table), and ids still in the inbox whose dedupe id has
+      // already expired: both are acknowledged again without storing anything twice.
+      const seen = new Set((this.#s.receivedAmong.all(origin, ids) as Array<{ envId: string }>).map((r) => r.envId));
+      const inInbox = new Set((this.#s.inboxAmong.all(origin, ids) as Array<{ envId: string }>).map((r) => r.envId));
+      let marks: string[] = [];
+      let rows: InboxRow[] = [];
+      const flush = () => {
+        for (let start = 0; start < marks.length; start += INSERT_CHUNK) {
+          const chunk = marks.slice(start, start + INSERT_CHUNK);
+          this.#multiInsert('received', chunk.length).run(...chunk.flatMap((id) => [origin, id, now]));
         }
+        for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+          const chunk = rows.slice(start, start + INSERT_CHUNK);
+          const info = this.#multiInsert('inbox', chunk.length).run(
+            ...chunk.flatMap((r) => [r.envId, origin, r.sender, r.recipients, r.type, r.ts, r.body, r.ref, now]),
+          );
+          // One statement, one writer: AUTOINCREMENT numbers its rows consecutively, ending here.
+          const last = Number(info.lastInsertRowid);
+          chunk.forEach((r, i) => (r.seq = last - chunk.length + 1 + i));
+          inserted.push(...chunk);
+        }
+        marks = [];
+        rows = [];
+      };
+      for (const e of envelopes) {
+        stored.push(e.id);
+        if (seen.has(e.id)) continue;
+        seen.add(e.id);
+        marks.push(e.id);
         if (e.type === 'recall' && e.ref) {
+          // The original may be earlier in this very batch: store what came before first.
+          flush();
           if (this.#s.deleteInboxByEnv.run(origin, e.ref).changes > 0) {
             recalledFromInbox.push(e.ref);
             inserted = inserted.filter((row) => row.envId !== e.ref);
           }
         }
-        const recipients = JSON.stringify(e.to);
-        const info = this.#s.insertInbox.run(e.id, origin, e.from, recipients, e.type, e.ts, e.body, e.ref ?? null, now);
-        if (info.changes > 0) {
-          const seq = Number(info.lastInsertRowid);
-          inserted.push({ seq, envId: e.id, origin, sender: e.from, recipients, type: e.type, ts: e.ts, body: e.body, ref: e.ref ?? null, receivedAt: now });
-        }
-        stored.push(e.id);
+        if (inInbox.has(e.id)) continue;
+        rows.push({
+          seq: 0,
+          envId: e.id,
+          origin,
+          sender: e.from,
+          recipients: JSON.stringify(e.to),
+          type: e.type,
+          ts: e.ts,
+          body: e.body,
+          ref: e.ref ?? null,
+          receivedAt: now,
+        });
       }
+      flush();
       return { stored, recalledFromInbox, inserted };
     });
     return run();
@@ -430,7 +468,8 @@ function prepare(db: BetterSqlite3.Database) {
     deleteRoutedMany: db.prepare('delete from routed where peer = ? and envId in (select value from json_each(?))'),
     setRoutedMany: db.prepare('update routed set state = ?, at = ? where peer = ? and envId in (select value from json_each(?))'),
     expired: db.prepare('select * from outbox where expiresAt <= ? order by seq limit 1000'),
-    markReceived: db.prepare('insert or ignore into received (origin, envId, at) values (?, ?, ?)'),
+    receivedAmong: db.prepare('select envId from received where origin = ? and envId in (select value from json_each(?))'),
+    inboxAmong: db.prepare('select envId from inbox where origin = ? and envId in (select value from json_each(?))'),
     insertInbox: db.prepare(
       'insert or ignore into inbox (envId, origin, sender, recipients, type, ts, body, ref, receivedAt) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),

@@ -136,3 +136,36 @@ describe('queue store: batches come from what was just committed, and match the 
     expect(read(queue).rows.map((r) => r.envId)).toEqual(later.map((e) => e.id));
   });
 });
+
+describe('queue store: a peer batch is stored once per id, in order', () => {
+  it('acks duplicates and redeliveries without storing twice, and hands out exactly the rows it added', async () => {
+    const store = await openStore({ dataDir: tempDir(), logger });
+    try {
+      const queue = new QueueStore(store.sqlite);
+      const origin = 'a.example';
+      const inbox = () => queue.inbox(0, 10_000).map((r) => ({ seq: r.seq, envId: r.envId, body: Buffer.from(r.body).toString('hex') }));
+      const first = Array.from({ length: 100 }, () => envelope());
+      const r1 = queue.receive(origin, first, 1000);
+      expect(r1.stored).toEqual(first.map((e) => e.id));
+      expect(r1.inserted.map((r) => ({ seq: r.seq, envId: r.envId, body: Buffer.from(r.body).toString('hex') }))).toEqual(inbox());
+
+      // A redelivered batch (lost ack) with one new envelope, one twice, and a recall of an earlier one.
+      const fresh = envelope();
+      const recall: Envelope = { ...envelope(0), type: 'recall', ref: (first[5] as Envelope).id };
+      const r2 = queue.receive(origin, [...first.slice(0, 10), fresh, fresh, recall], 2000);
+      expect(r2.stored).toEqual([...first.slice(0, 10).map((e) => e.id), fresh.id, fresh.id, recall.id]);
+      expect(r2.recalledFromInbox).toEqual([(first[5] as Envelope).id]);
+      expect(r2.inserted.map((r) => r.envId)).toEqual([fresh.id, recall.id]);
+      expect(inbox().map((r) => r.envId)).toEqual([...first.filter((_, i) => i !== 5).map((e) => e.id), fresh.id, recall.id]);
+
+      // The dedupe ids expired while the home had not taken the envelopes: still not stored twice.
+      queue.prune(3000, 0);
+      const r3 = queue.receive(origin, first.slice(20, 30), 4000);
+      expect(r3.stored).toEqual(first.slice(20, 30).map((e) => e.id));
+      expect(r3.inserted).toEqual([]);
+      expect(inbox()).toHaveLength(101);
+    } finally {
+      await store.close();
+    }
+  });
+});
