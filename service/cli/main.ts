@@ -60,12 +60,13 @@ async function serve(global: GlobalOptions, options: Record<string, unknown>): P
     if (hasParent() && isConsulateError(error)) notifyParent({ type: 'fatal', code: error.code, message: error.message });
     throw error;
   }
+  // Before anyone hears that the service is ready: a stop asked for right after must be a clean one.
+  installShutdown(service, logger);
   logger.info(
     { adminUrl: service.adminUrl, homeUrl: service.homeUrl, loginUrl: service.loginUrl, domain: config.domain, dataDir, version },
     `Consulate ${version} is running. Admin GUI: ${service.loginUrl}`,
   );
   if (hasParent()) notifyParent({ type: 'ready', adminUrl: service.adminUrl, loginToken: service.loginToken, version });
-  installShutdown(service, logger);
 }
 
 function installShutdown(service: Service, logger: Logger): void {
