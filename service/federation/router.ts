@@ -196,13 +196,18 @@ export class EnvelopeRouter {
     const { removedFrom, reached } = this.#o.queue.recall(envId, this.#now());
     const recallSentTo: string[] = [];
     for (const { peer, recipients } of reached) {
-      const recall: Envelope = { id: ulid(), from, to: recipients, type: 'recall', ts: this.#now(), body: new Uint8Array(0), ref: envId };
-      this.#o.archive?.append([{ direction: 'out', peer, envelope: recall, at: this.#now() }]);
-      this.#o.queue.enqueue([{ envelope: recall, routes: [{ peer, recipients }] }], this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
-      this.kick(peer);
+      this.#sendRecall(peer, envId, from, recipients);
       recallSentTo.push(peer);
     }
     return { removedFrom, recallSentTo };
+  }
+
+  /** Queues a recall envelope of `envId` for a peer that has it. */
+  #sendRecall(peer: string, envId: string, from: string, recipients: string[]): void {
+    const recall: Envelope = { id: ulid(), from, to: recipients, type: 'recall', ts: this.#now(), body: new Uint8Array(0), ref: envId };
+    this.#o.archive?.append([{ direction: 'out', peer, envelope: recall, at: this.#now() }]);
+    this.#o.queue.enqueue([{ envelope: recall, routes: [{ peer, recipients }] }], this.#now(), this.#o.ttlMs ?? 7 * 86_400_000);
+    this.kick(peer);
   }
 
   async #peer(domain: string): Promise<Peer | undefined> {
@@ -326,13 +331,17 @@ export class EnvelopeRouter {
       const ack = await answer;
       this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
       const final = ack.rejected.filter((r) => !retryableRefusals.has(r.code));
-      queue.settle(
+      const { recalledInFlight } = queue.settle(
         peer,
         ack.stored,
         final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })),
         this.#now(),
         this.#o.ownDomain,
       );
+      for (const r of recalledInFlight) {
+        logger.info({ peer, envId: r.envId }, 'an envelope recalled while on its way was stored by the peer; a recall follows it');
+        this.#sendRecall(peer, r.envId, r.sender, r.recipients);
+      }
       this.#sent.inc({ peer }, ack.stored.length);
       for (const r of final) {
         this.#failed.inc({ peer, code: r.code });

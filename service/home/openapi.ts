@@ -71,6 +71,8 @@ export function homeApiDocument(): Record<string, unknown> {
       '/v1/envelopes/{id}/recall': {
         post: {
           summary: 'Recall an envelope: removed where not yet delivered; a recall envelope goes to every domain it reached',
+          description:
+            'removedFrom: the domains whose queue still held the envelope. If one of them was already receiving it (the batch was on its way), and its ack then shows that it stored the envelope, a recall envelope follows it there automatically.',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           requestBody: { required: true, ...json('RecallRequest') },
           responses: { '200': { description: 'what was done', ...json('RecallResponse') }, ...errors(401, 403, 404) },

@@ -244,10 +244,23 @@ export class QueueStore {
   }
 
   /** After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events. */
-  settle(peer: string, stored: string[], failed: Array<{ envId: string; code: string; reason: string }>, now: number, ownDomain: string): void {
+  settle(
+    peer: string,
+    stored: string[],
+    failed: Array<{ envId: string; code: string; reason: string }>,
+    now: number,
+    ownDomain: string,
+  ): { recalledInFlight: Array<{ envId: string; sender: string; recipients: string[] }> } {
     const run = this.#db.transaction(() => {
       // One statement per table for the whole ack, not one per envelope.
       const ids = JSON.stringify(stored);
+      // Recalled while the batch was on its way: removed here, but the peer has stored it, so a
+      // recall envelope has to follow it there.
+      const recalledInFlight = (this.#s.recalledAmong.all(peer, ids) as Array<{ envId: string; sender: string; recipients: string }>).map((r) => ({
+        envId: r.envId,
+        sender: r.sender,
+        recipients: JSON.parse(r.recipients) as string[],
+      }));
       let removed = this.#s.deleteOutboxMany.run(peer, ids).changes;
       if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, ids);
       else this.#s.deleteRoutedMany.run(peer, ids);
@@ -257,11 +270,12 @@ export class QueueStore {
         this.#s.setRouted.run('failed', now, f.envId, peer);
         if (row) this.#undeliverable(row, f.code, f.reason, now, ownDomain);
       }
-      return removed;
+      return { removed, recalledInFlight };
     });
-    const removed = run();
+    const { removed, recalledInFlight } = run();
     this.#depth.set(peer, Math.max(0, this.depth(peer) - removed));
     this.#forget(peer, [...stored, ...failed.map((f) => f.envId)]);
+    return { recalledInFlight };
   }
 
   /** Envelopes past their TTL leave the outbox and tell the sender's home. */
@@ -458,6 +472,9 @@ function prepare(db: BetterSqlite3.Database) {
   return {
     depthAll: db.prepare('select peer, count(*) as n from outbox group by peer'),
     routedFor: db.prepare('select peer, state, sender, recipients from routed where envId = ?'),
+    recalledAmong: db.prepare(
+      "select envId, sender, recipients from routed where peer = ? and state = 'recalled' and envId in (select value from json_each(?))",
+    ),
     routedSenders: db.prepare('select distinct envId, sender from routed where envId in (select value from json_each(?))'),
     setRouted: db.prepare('update routed set state = ?, at = ? where envId = ? and peer = ?'),
     deleteRouted: db.prepare('delete from routed where envId = ? and peer = ?'),

@@ -197,4 +197,30 @@ describe('federated messaging between two appliances', () => {
     expect(late.status).toBe(202);
     expect(await homeB.receive(1, 2500)).toEqual([]);
   }, 60_000);
+
+  it('recalls an envelope that was on its way: once the peer has stored it, a recall follows', async () => {
+    await waitFor(async () => (await metric(a.service!, up('b.example'))) === 1, 20_000, 'link up');
+    const received = 'consulate_envelopes_received_total{peer="a.example"}';
+    const before = (await metric(b.service!, received)) ?? 0;
+    // B frozen: A sends the batch, but no ack can come back while the home recalls it.
+    b.service!.child.kill('SIGSTOP');
+    try {
+      const sent = await homeA.send('alice@a.example', ['bob@b.example'], ['recalled on its way']);
+      expect(sent.status).toBe(202);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const recalled = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${sent.ids[0]}/recall`, {
+        from: 'alice@a.example',
+      });
+      expect(recalled.status).toBe(200);
+      b.service!.child.kill('SIGCONT');
+      // B stores the original from the batch it already had; the recall that follows removes it
+      // from B's inbox before its home took it, so the home sees the recall event only.
+      await waitFor(async () => ((await metric(b.service!, received)) ?? 0) >= before + 2, 10_000, 'original and recall stored at B');
+      const [event] = await homeB.receive(1, 10_000);
+      expect(event).toMatchObject({ type: 'recall', ref: sent.ids[0], origin: 'a.example' });
+      expect(await homeB.receive(1, 1500)).toEqual([]);
+    } finally {
+      b.service!.child.kill('SIGCONT');
+    }
+  }, 60_000);
 });

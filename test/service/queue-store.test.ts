@@ -84,6 +84,24 @@ describe('queue store: batches come from what was just committed, and match the 
     expect(queue.depth(PEER)).toBe(139);
   });
 
+  it('tells the sender which acknowledged envelopes were recalled while on their way', async () => {
+    const { queue } = await stores();
+    const now = Date.now();
+    const [kept, recalled] = [envelope(), envelope()];
+    queue.enqueue(
+      [kept, recalled].map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    expect(queue.readBatch(PEER, 10, 2 ** 21).rows).toHaveLength(2); // both sent
+    expect(queue.recall(recalled.id, now).removedFrom).toEqual([PEER]);
+    const settled = queue.settle(PEER, [kept.id, recalled.id], [], now, 'a.example');
+    expect(settled.recalledInFlight).toEqual([{ envId: recalled.id, sender: recalled.from, recipients: recalled.to }]);
+    expect(queue.depth(PEER)).toBe(0);
+    // It did reach the peer: a second recall now goes there as a recall envelope.
+    expect(queue.recall(recalled.id, now).reached).toEqual([{ peer: PEER, recipients: recalled.to }]);
+  });
+
   it('falls back to the outbox for rows queued before a restart and for a queue over its memory budget', async () => {
     const { queue, fromDisk } = await stores();
     const now = Date.now();
