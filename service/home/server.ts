@@ -177,7 +177,8 @@ export class HomeServer {
     this.#waiters.clear();
     const first = inserted[0];
     for (const stream of this.#streams) {
-      if (first && !stream.pushing && stream.ws.readyState === stream.ws.OPEN && !this.#o.queue.inboxHasBetween(stream.cursor, first.seq)) {
+      const caughtUp = first !== undefined && first.seq > stream.cursor && !this.#o.queue.inboxHasBetween(stream.cursor, first.seq);
+      if (caughtUp && !stream.pushing && stream.ws.readyState === stream.ws.OPEN) {
         for (let i = 0; i < inserted.length; i += PUSH_BATCH) this.#send(stream, inserted.slice(i, i + PUSH_BATCH));
       } else this.#push(stream);
     }

@@ -42,11 +42,6 @@ export interface ReceiveResult {
   inserted: InboxRow[];
 }
 
-/**
- * The durable queues on SQLite, with prepared statements and synchronous transactions:
- * the message hot path must not pay an async query layer per row. The same interface is
- * what a PostgreSQL store would implement (docs/architecture.md).
- */
 /** Bytes of recently enqueued rows kept (all peers together), so a batch right after its submission is not read back. */
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 /** Rows per multi-row insert statement. */
@@ -60,6 +55,11 @@ const INSERT_COLUMNS = {
 /** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
 const ROW_OVERHEAD = 256;
 
+/**
+ * The durable queues on SQLite, with prepared statements and synchronous transactions:
+ * the message hot path must not pay an async query layer per row. The same interface is
+ * what a PostgreSQL store would implement (docs/architecture.md).
+ */
 export class QueueStore {
   readonly #db: BetterSqlite3.Database;
   readonly #s: ReturnType<typeof prepare>;
@@ -181,6 +181,7 @@ export class QueueStore {
   /** Over the budget whole lists go, the growing peer's first, so the memory is really freed. */
   #evict(first: { rows: OutboxRow[]; bytes: number }): void {
     for (const list of [first, ...this.#recent.values()]) {
+      if (list.rows.length === 0) continue;
       this.#account(list, -list.bytes);
       list.rows = [];
       if (this.#recentBytes <= RECENT_MAX_BYTES) return;
