@@ -101,26 +101,21 @@ export class IdentityStore {
   async active(): Promise<IdentityKey> {
     const row = await this.db.selectFrom('identity_keys').selectAll().where('status', '=', 'active').executeTakeFirst();
     if (!row) throw new ConsulateError('identity_missing', 'this appliance has no identity key yet; run `consulate init`');
-    const sodium = await loadSodium();
-    const publicKey = fromBase64Url(row.publicKey);
-    return {
-      publicKey,
-      secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret),
-      id: row.publicKey,
-      fingerprint: fingerprint(publicKey),
-      createdAt: row.createdAt,
-    };
+    return this.#open(row);
   }
 
   /** Unseals a key by id, active or retired (the responder still opens handshakes sent to a retired key during its grace). */
   async unseal(id: string): Promise<IdentityKey> {
     const row = await this.db.selectFrom('identity_keys').selectAll().where('publicKey', '=', id).executeTakeFirst();
     if (!row) throw new ConsulateError('identity_missing', `no identity key ${fingerprintOf(id)}`);
-    const sodium = await loadSodium();
+    return this.#open(row);
+  }
+
+  async #open(row: { publicKey: string; sealedSecret: string; createdAt: string }): Promise<IdentityKey> {
     const publicKey = fromBase64Url(row.publicKey);
     return {
       publicKey,
-      secretKey: unseal(sodium, this.kek, publicKey, row.sealedSecret),
+      secretKey: unseal(await loadSodium(), this.kek, publicKey, row.sealedSecret),
       id: row.publicKey,
       fingerprint: fingerprint(publicKey),
       createdAt: row.createdAt,
