@@ -4,10 +4,9 @@ import type { SettingsResponse, SettingsUpdateRequest } from '../../../service/a
 import { api, asApiError, sessionVia, type ApiError } from '../api.js';
 import { BackupPanel } from '../components/backup-panel.js';
 import { ErrorAlert } from '../components/error-alert.js';
+import { asNumber, minPassword, passwordProblem, portRange } from '../forms.js';
 import { useLive } from '../live.js';
 import { navigate } from '../routing.js';
-
-const minPassword = 10;
 
 type Draft = {
   domain: string;
@@ -65,8 +64,6 @@ function PendingBadge({ settings, path }: { settings: SettingsResponse | undefin
   return null;
 }
 
-const num = (v: number | string) => (typeof v === 'number' ? v : Number(v));
-
 /** Settings grouped by concern, as tabs; everything saves to the config file and applies on restart. */
 export function SettingsScreen({ tab }: { tab: string | undefined }) {
   const { refresh } = useLive();
@@ -108,6 +105,12 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
     <K extends keyof Draft>(key: K) =>
     (value: Draft[K]) =>
       setDraft((d) => (d ? { ...d, [key]: value } : d));
+  /** A setting's label, with a badge when the saved value waits for a restart or is overridden. */
+  const label = (text: string, path: string) => (
+    <>
+      {text} <PendingBadge settings={settings} path={path} />
+    </>
+  );
   const current = tab ?? 'general';
   return (
     <Stack gap="md">
@@ -149,41 +152,25 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
             <Card withBorder padding="lg">
               <Stack>
                 <TextInput
-                  label={
-                    <>
-                      Messaging domain <PendingBadge settings={settings} path="domain" />
-                    </>
-                  }
+                  label={label('Messaging domain', 'domain')}
                   description="Changing it changes who you are to every peer: they whitelisted the old name and must import your new card."
                   value={draft.domain}
                   onChange={(e) => set('domain')(e.currentTarget.value)}
                 />
                 <TextInput
-                  label={
-                    <>
-                      Federation host name <PendingBadge settings={settings} path="federation.hostname" />
-                    </>
-                  }
+                  label={label('Federation host name', 'federation.hostname')}
                   description="The name peers connect to; your certificate must cover it."
                   value={draft.fedHostname}
                   onChange={(e) => set('fedHostname')(e.currentTarget.value)}
                 />
                 <TextInput
-                  label={
-                    <>
-                      Public federation URL <PendingBadge settings={settings} path="federation.publicUrl" />
-                    </>
-                  }
+                  label={label('Public federation URL', 'federation.publicUrl')}
                   description="Only if peers reach you through another address or port. Empty: https://<host name>:<port>."
                   value={draft.publicUrl}
                   onChange={(e) => set('publicUrl')(e.currentTarget.value)}
                 />
                 <TextInput
-                  label={
-                    <>
-                      File proxy host name <PendingBadge settings={settings} path="fileProxy.hostname" />
-                    </>
-                  }
+                  label={label('File proxy host name', 'fileProxy.hostname')}
                   description="Optional own name for the file proxy (served on the federation listener by SNI)."
                   value={draft.fileProxyHostname}
                   onChange={(e) => set('fileProxyHostname')(e.currentTarget.value)}
@@ -218,100 +205,45 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
                 </Text>
                 <SimpleGrid cols={{ base: 1, sm: 2 }}>
                   <TextInput
-                    label={
-                      <>
-                        Federation listen address <PendingBadge settings={settings} path="federation.host" />
-                      </>
-                    }
+                    label={label('Federation listen address', 'federation.host')}
                     value={draft.fedHost}
                     onChange={(e) => set('fedHost')(e.currentTarget.value)}
                   />
                   <NumberInput
-                    label={
-                      <>
-                        Federation port <PendingBadge settings={settings} path="federation.port" />
-                      </>
-                    }
-                    min={0}
-                    max={65535}
+                    label={label('Federation port', 'federation.port')}
+                    {...portRange}
                     value={draft.fedPort}
                     onChange={set('fedPort')}
                     data-testid="settings-federation-port"
                   />
-                  <TextInput
-                    label={
-                      <>
-                        Home API address <PendingBadge settings={settings} path="home.host" />
-                      </>
-                    }
-                    value={draft.homeHost}
-                    onChange={(e) => set('homeHost')(e.currentTarget.value)}
-                  />
+                  <TextInput label={label('Home API address', 'home.host')} value={draft.homeHost} onChange={(e) => set('homeHost')(e.currentTarget.value)} />
+                  <NumberInput label={label('Home API port', 'home.port')} {...portRange} value={draft.homePort} onChange={set('homePort')} />
+                  <TextInput label={label('Relay address', 'relay.host')} value={draft.relayHost} onChange={(e) => set('relayHost')(e.currentTarget.value)} />
+                  <NumberInput label={label('Relay port (STUN/TURN)', 'relay.port')} {...portRange} value={draft.relayPort} onChange={set('relayPort')} />
+                  <NumberInput label={label('Relay range: first port', 'relay.minPort')} {...portRange} value={draft.relayMin} onChange={set('relayMin')} />
                   <NumberInput
-                    label={
-                      <>
-                        Home API port <PendingBadge settings={settings} path="home.port" />
-                      </>
-                    }
-                    min={0}
-                    max={65535}
-                    value={draft.homePort}
-                    onChange={set('homePort')}
-                  />
-                  <TextInput
-                    label={
-                      <>
-                        Relay address <PendingBadge settings={settings} path="relay.host" />
-                      </>
-                    }
-                    value={draft.relayHost}
-                    onChange={(e) => set('relayHost')(e.currentTarget.value)}
-                  />
-                  <NumberInput
-                    label={
-                      <>
-                        Relay port (STUN/TURN) <PendingBadge settings={settings} path="relay.port" />
-                      </>
-                    }
-                    min={0}
-                    max={65535}
-                    value={draft.relayPort}
-                    onChange={set('relayPort')}
-                  />
-                  <NumberInput
-                    label={
-                      <>
-                        Relay range: first port <PendingBadge settings={settings} path="relay.minPort" />
-                      </>
-                    }
-                    min={0}
-                    max={65535}
-                    value={draft.relayMin}
-                    onChange={set('relayMin')}
-                  />
-                  <NumberInput
-                    label={
-                      <>
-                        Relay range: last port <PendingBadge settings={settings} path="relay.maxPort" />
-                      </>
-                    }
-                    min={0}
-                    max={65535}
+                    label={label('Relay range: last port', 'relay.maxPort')}
+                    {...portRange}
                     value={draft.relayMax}
                     onChange={set('relayMax')}
-                    error={num(draft.relayMin) > num(draft.relayMax) ? 'must not be below the first port' : undefined}
+                    error={asNumber(draft.relayMin) > asNumber(draft.relayMax) ? 'must not be below the first port' : undefined}
                   />
                 </SimpleGrid>
                 <Group justify="flex-end">
                   <Button
                     loading={busy}
-                    disabled={num(draft.relayMin) > num(draft.relayMax)}
+                    disabled={asNumber(draft.relayMin) > asNumber(draft.relayMax)}
                     data-testid="settings-save-connections"
                     onClick={() =>
                       void save({
-                        federation: { host: draft.fedHost.trim(), port: num(draft.fedPort) },
-                        home: { host: draft.homeHost.trim(), port: num(draft.homePort) },
-                        relay: { host: draft.relayHost.trim(), port: num(draft.relayPort), minPort: num(draft.relayMin), maxPort: num(draft.relayMax) },
+                        federation: { host: draft.fedHost.trim(), port: asNumber(draft.fedPort) },
+                        home: { host: draft.homeHost.trim(), port: asNumber(draft.homePort) },
+                        relay: {
+                          host: draft.relayHost.trim(),
+                          port: asNumber(draft.relayPort),
+                          minPort: asNumber(draft.relayMin),
+                          maxPort: asNumber(draft.relayMax),
+                        },
                       })
                     }
                   >
@@ -339,28 +271,14 @@ export function SettingsScreen({ tab }: { tab: string | undefined }) {
                   </Text>
                   <SimpleGrid cols={{ base: 1, sm: 2 }}>
                     <TextInput
-                      label={
-                        <>
-                          Listen address <PendingBadge settings={settings} path="admin.host" />
-                        </>
-                      }
+                      label={label('Listen address', 'admin.host')}
                       value={draft.adminHost}
                       onChange={(e) => set('adminHost')(e.currentTarget.value)}
                     />
-                    <NumberInput
-                      label={
-                        <>
-                          Port <PendingBadge settings={settings} path="admin.port" />
-                        </>
-                      }
-                      min={0}
-                      max={65535}
-                      value={draft.adminPort}
-                      onChange={set('adminPort')}
-                    />
+                    <NumberInput label={label('Port', 'admin.port')} {...portRange} value={draft.adminPort} onChange={set('adminPort')} />
                   </SimpleGrid>
                   <Group justify="flex-end">
-                    <Button loading={busy} onClick={() => void save({ admin: { host: draft.adminHost.trim(), port: num(draft.adminPort) } })}>
+                    <Button loading={busy} onClick={() => void save({ admin: { host: draft.adminHost.trim(), port: asNumber(draft.adminPort) } })}>
                       Save
                     </Button>
                   </Group>
@@ -388,12 +306,7 @@ function PasswordCard() {
   const [done, setDone] = useState(false);
   const isSet = snapshot?.passwordSet ?? false;
   const needCurrent = isSet && sessionVia() !== 'token';
-  const problem =
-    password.length > 0 && password.length < minPassword
-      ? `at least ${minPassword} characters`
-      : repeat && repeat !== password
-        ? 'the two entries differ'
-        : undefined;
+  const problem = passwordProblem(password, repeat);
   return (
     <Card withBorder padding="lg">
       <form

@@ -24,9 +24,9 @@ import { CsrForm, ImportCertificateForm, PrivateCaPanel } from '../components/ce
 import { ErrorAlert } from '../components/error-alert.js';
 import { Fingerprint } from '../components/fingerprint.js';
 import { formatTime } from '../format.js';
+import { asNumber, minPassword, passwordProblem } from '../forms.js';
 
 const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i;
-const minPassword = 10;
 
 function DoneMark({ done, children }: { done: boolean; children: ReactNode }) {
   return (
@@ -101,13 +101,7 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
   const save = (patch: SettingsUpdateRequest, next: number) => run(async () => setSettings(await api.saveSettings(patch)), next);
   const domainValid = dnsName.test(domain.trim());
   const hostnameValid = fedHostname.trim() === '' || dnsName.test(fedHostname.trim());
-  const passwordProblem =
-    password.length > 0 && password.length < minPassword
-      ? `at least ${minPassword} characters`
-      : repeat.length > 0 && repeat !== password
-        ? 'the two entries differ'
-        : undefined;
-  const port = (v: number | string) => (typeof v === 'number' ? v : Number(v));
+  const problem = passwordProblem(password, repeat);
 
   const steps = setup.steps;
   const savedDomain = settings?.saved.domain ?? '';
@@ -254,7 +248,7 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                     max={65535}
                     value={relayMax}
                     onChange={setRelayMax}
-                    error={port(relayMin) > port(relayMax) ? 'must not be below the first port' : undefined}
+                    error={asNumber(relayMin) > asNumber(relayMax) ? 'must not be below the first port' : undefined}
                   />
                 </SimpleGrid>
                 <Group justify="space-between">
@@ -263,15 +257,15 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                   </Button>
                   <Button
                     loading={busy}
-                    disabled={port(relayMin) > port(relayMax)}
+                    disabled={asNumber(relayMin) > asNumber(relayMax)}
                     data-testid="wizard-next"
                     onClick={() =>
                       void save(
                         {
-                          federation: { port: port(fedPort) },
-                          admin: { port: port(adminPort) },
-                          home: { port: port(homePort) },
-                          relay: { port: port(relayPort), minPort: port(relayMin), maxPort: port(relayMax) },
+                          federation: { port: asNumber(fedPort) },
+                          admin: { port: asNumber(adminPort) },
+                          home: { port: asNumber(homePort) },
+                          relay: { port: asNumber(relayPort), minPort: asNumber(relayMin), maxPort: asNumber(relayMax) },
                         },
                         3,
                       )
@@ -385,7 +379,7 @@ export function WizardScreen({ setup, onChanged, health }: { setup: SetupRespons
                       value={repeat}
                       onChange={(e) => setRepeat(e.currentTarget.value)}
                       autoComplete="new-password"
-                      error={passwordProblem}
+                      error={problem}
                       data-testid="wizard-password-repeat"
                     />
                   </>
