@@ -15,3 +15,6 @@ export const asNumber = (value: number | string): number => (typeof value === 'n
 
 /** Limits of a port field. */
 export const portRange = { min: 0, max: 65535 } as const;
+
+/** Styles of a text field that holds PEM, card text or other machine text. */
+export const monospaceInput = { input: { fontFamily: 'var(--mantine-font-family-monospace)' } };

@@ -29,6 +29,7 @@ import type {
 import { api, asApiError, type ApiError } from '../api.js';
 import { formatTime } from '../format.js';
 import { ErrorAlert } from './error-alert.js';
+import { monospaceInput } from '../forms.js';
 
 export const slotNames: Record<CertSlotName, string> = { federation: 'Federation listener', fileProxy: 'File proxy' };
 
@@ -282,7 +283,7 @@ export function ImportCertificateForm({ onInstalled, compact = false }: { onInst
           autosize
           minRows={3}
           maxRows={8}
-          styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+          styles={monospaceInput}
           data-testid="cert-pem"
         />
       )}
@@ -295,7 +296,7 @@ export function ImportCertificateForm({ onInstalled, compact = false }: { onInst
           autosize
           minRows={1}
           maxRows={4}
-          styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+          styles={monospaceInput}
         />
         <PasswordInput
           label="Password (optional)"
@@ -391,7 +392,7 @@ export function CsrForm({ defaultHostnames }: { defaultHostnames: string[] }) {
             autosize
             minRows={4}
             maxRows={10}
-            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+            styles={monospaceInput}
           />
           <Group>
             <Button variant="default" onClick={() => download(csr.fileName, csr.csrPem)}>

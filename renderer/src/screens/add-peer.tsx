@@ -6,6 +6,7 @@ import { api, asApiError, type ApiError } from '../api.js';
 import { ErrorAlert } from '../components/error-alert.js';
 import { Fingerprint } from '../components/fingerprint.js';
 import { formatTime } from '../format.js';
+import { monospaceInput } from '../forms.js';
 
 const cardPrefix = 'consulate-card:';
 
@@ -133,7 +134,7 @@ export function AddPeerModal({ opened, onClose, onImported }: { opened: boolean;
                 autosize
                 minRows={4}
                 maxRows={10}
-                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+                styles={monospaceInput}
                 data-testid="card-input"
               />
             </Tabs.Panel>

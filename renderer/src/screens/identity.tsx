@@ -7,6 +7,7 @@ import { ErrorAlert } from '../components/error-alert.js';
 import { Fingerprint } from '../components/fingerprint.js';
 import { QrCode } from '../components/qr-code.js';
 import { formatTime } from '../format.js';
+import { monospaceInput } from '../forms.js';
 
 /** The appliance's own identity: what the other administrator compares, and the card to send them. */
 export function IdentityScreen() {
@@ -72,16 +73,7 @@ export function IdentityScreen() {
                 Send this to the other administrator (mail, chat, USB stick): it is signed by your key and holds nothing secret. They paste it on their Peers
                 screen, then compare the fingerprint with you.
               </Text>
-              <Textarea
-                label="Card text"
-                value={card.text}
-                readOnly
-                autosize
-                minRows={4}
-                maxRows={8}
-                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
-                data-testid="card-text"
-              />
+              <Textarea label="Card text" value={card.text} readOnly autosize minRows={4} maxRows={8} styles={monospaceInput} data-testid="card-text" />
               <Group>
                 <CopyButton value={card.text}>
                   {({ copied, copy }) => (
