@@ -26,7 +26,10 @@
  *   --prosody-n 20000 --prosody-lat-seconds 10 --prosody-runs 1 --skip-prosody
  *   --prosody-summary <summary.json of an earlier run.sh>  --node-options=<flags> --appliance-env K=V,...  --cpu-prof (profiles both
  *   appliances and prints where their time went)  --out bench/results/messaging-last.md  --keep
- * Environment: XMPP_S2S_DIR (default ../shared/bench/xmpp-s2s beside the project).
+ *   --submit http|stream (home A submits with POST /v1/envelopes, one request in flight per sender;
+ *   or on the home API WebSocket, pipelined: a sender does not wait for each answer)
+ * Environment: XMPP_S2S_DIR (default ../shared/bench/xmpp-s2s beside the project); LAT_DUMP=<file>
+ *   writes each latency-phase message's due, sent, accepted and arrival times as JSON.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -69,6 +72,7 @@ const { values: opt } = parseArgs({
     out: { type: 'string', default: join('bench', 'results', 'messaging-last.md') },
     keep: { type: 'boolean', default: false },
     'no-heap-poll': { type: 'boolean', default: false },
+    submit: { type: 'string', default: 'http' },
   },
 });
 const num = (name) => {
@@ -92,7 +96,9 @@ const cfg = {
   prosodyLatSeconds: num('prosody-lat-seconds'),
   prosodyRuns: num('prosody-runs'),
   idleWait: num('idle-wait'),
+  submit: opt.submit,
 };
+if (cfg.submit !== 'http' && cfg.submit !== 'stream') throw new Error(`--submit: http or stream, not ${cfg.submit}`);
 const PAYLOAD = 1024;
 const HARD_LIMIT_MS = 15 * 60_000;
 const DOMAIN_A = 'a.test';
@@ -721,9 +727,62 @@ async function submitSeqs(a, key, phase, state, lane, seqs, stampNow) {
     if (stampNow) state.sentAt[seq] = t;
     return { id: nextId(), from: `alice${lane}@${DOMAIN_A}`, to: [`bob@${DOMAIN_B}`], type: 'message', ts, body: body(phase, seq, lane, t) };
   });
+  if (cfg.submit === 'stream') {
+    const answer = await (await submitStream(a, key, lane)).submit(envelopes);
+    if (answer.accepted?.length !== seqs.length) throw new Error(`submit on the stream: ${JSON.stringify(answer).slice(0, 300)}`);
+    return performance.now();
+  }
   const res = await http(a.homeUrl, 'POST', '/v1/envelopes', { key, body: { envelopes } });
   if (res.status !== 202 || res.body?.accepted?.length !== seqs.length) throw new Error(`submit: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   return performance.now();
+}
+
+/**
+ * --submit stream: each sender submits on its own home API WebSocket without waiting for the
+ * answer to its previous submission (the appliance keeps a stream's submissions in order).
+ */
+const submitStreams = new Map();
+function submitStream(a, key, lane) {
+  const id = `${a.homeUrl} ${lane}`;
+  if (!submitStreams.has(id)) {
+    submitStreams.set(
+      id,
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${a.homeUrl.replace(/^http/, 'ws')}/v1/inbound/stream?after=0`, {
+          headers: { authorization: `Bearer ${key}` },
+          perMessageDeflate: false,
+        });
+        const waiting = new Map();
+        let nextTag = 1;
+        ws.on('message', (data) => {
+          const message = JSON.parse(data.toString());
+          if (message.items) return void ws.send(JSON.stringify({ ack: message.items.map((i) => i.id) }));
+          const answer = waiting.get(message.tag);
+          if (!answer) return void receiverErrors.push(message.error ?? { code: 'stray', message: data.toString().slice(0, 200) });
+          waiting.delete(message.tag);
+          if (message.error) answer.reject(new Error(`submit on the stream: ${message.error.code}: ${message.error.message}`));
+          else answer.resolve(message.submitted);
+        });
+        ws.on('close', () => {
+          submitStreams.delete(id);
+          for (const answer of waiting.values()) answer.reject(new Error('submit stream closed'));
+          waiting.clear();
+        });
+        ws.once('error', reject);
+        ws.once('open', () =>
+          resolve({
+            ws,
+            submit(envelopes) {
+              const tag = nextTag++;
+              ws.send(JSON.stringify({ submit: { envelopes }, tag }));
+              return new Promise((resolveAnswer, rejectAnswer) => waiting.set(tag, { resolve: resolveAnswer, reject: rejectAnswer }));
+            },
+          }),
+        );
+      }),
+    );
+  }
+  return submitStreams.get(id);
 }
 
 /** Several senders, one request in flight each, at most `window` sent but not yet received. */
@@ -843,21 +902,43 @@ async function latencyPhase(ctx) {
         continue;
       }
       const started = performance.now();
-      const accepted = await submitSeqs(a, keyA, 'latency', state, l, seqs, false);
-      requestMs.push(accepted - started);
-      for (const i of seqs) {
-        acceptedAfter.push(accepted - state.sentAt[i]);
-        sendLag.push(started - state.sentAt[i]);
-      }
+      const request = submitSeqs(a, keyA, 'latency', state, l, seqs, false).then((accepted) => {
+        requestMs.push(accepted - started);
+        for (const i of seqs) {
+          acceptedAt[i] = accepted;
+          startedAt[i] = started;
+          acceptedAfter.push(accepted - state.sentAt[i]);
+          sendLag.push(started - state.sentAt[i]);
+        }
+      });
       requests++;
       next = seqs[seqs.length - 1] + lanes;
+      // Over HTTP a sender waits for its 202; on the stream it goes on (answers come in order).
+      if (cfg.submit === 'stream') inFlight.push(request);
+      else await request;
     }
   };
+  const inFlight = [];
+  const acceptedAt = new Float64Array(total);
+  const startedAt = new Float64Array(total);
   await Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
+  await Promise.all(inFlight);
   const sendSeconds = (performance.now() - t0) / 1000;
   await waitDone(state, 60_000);
   const cpu = meter();
   const stats = latencyStats(Array.from(state.arrival, (t, i) => t - state.sentAt[i]));
+  if (process.env.LAT_DUMP)
+    writeFileSync(
+      process.env.LAT_DUMP,
+      JSON.stringify({
+        origin: performance.timeOrigin,
+        t0,
+        due: Array.from(state.sentAt),
+        arrival: Array.from(state.arrival),
+        accepted: Array.from(acceptedAt),
+        started: Array.from(startedAt),
+      }),
+    );
   let slowest = 0;
   for (let i = 1; i < total; i++) if (state.arrival[i] - state.sentAt[i] > state.arrival[slowest] - state.sentAt[slowest]) slowest = i;
   const result = {
@@ -878,7 +959,7 @@ async function latencyPhase(ctx) {
     exactlyOnce: integrity(state),
   };
   log(
-    `latency: p50 ${stats.p50.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms, max ${stats.max.toFixed(1)} ms over ${total} messages in ${requests} requests; exactly once: ${result.exactlyOnce.ok}`,
+    `latency: p50 ${stats.p50.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms, max ${stats.max.toFixed(1)} ms over ${total} messages in ${requests} requests; exactly once: ${result.exactlyOnce.ok}; CPU % of one core A ${cpu.pctOfCore.a.toFixed(0)}, B ${cpu.pctOfCore.b.toFixed(0)}, load generator ${cpu.pctOfCore.bench.toFixed(0)}`,
   );
   ctx.results.latency = result;
 }

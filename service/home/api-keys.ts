@@ -59,6 +59,12 @@ export class ApiKeys {
     if (cached) cached.revoked = true;
   }
 
+  /** Whether the key with this id exists and is not revoked (for connections opened with it). */
+  active(id: string): boolean {
+    const entry = this.#cache.get(id);
+    return entry !== undefined && !entry.revoked;
+  }
+
   /** The key id if the presented key is valid and not revoked. */
   verify(presented: string | undefined): string | undefined {
     if (!presented?.startsWith(prefix)) return undefined;

@@ -57,6 +57,10 @@ export const envelopeIn = z
 export const submitRequest = z.strictObject({ envelopes: z.array(envelopeIn).min(1).max(5000) }).register(homeApiRegistry, { id: 'SubmitRequest' });
 export const submitResponse = z.object({ accepted: z.array(z.string()), duplicates: z.array(z.string()) }).register(homeApiRegistry, { id: 'SubmitResponse' });
 
+const streamTag = z.union([z.string().max(200), z.number()]).describe('any value of the client, echoed in the answer to this message');
+export const streamSubmit = z.strictObject({ submit: submitRequest, tag: streamTag.optional() }).register(homeApiRegistry, { id: 'StreamSubmit' });
+export const streamSubmitted = z.object({ submitted: submitResponse, tag: streamTag.optional() }).register(homeApiRegistry, { id: 'StreamSubmitted' });
+
 export const recallRequest = z.strictObject({ from: address }).register(homeApiRegistry, { id: 'RecallRequest' });
 export const recallResponse = z
   .object({ removedFrom: z.array(z.string()), recallSentTo: z.array(z.string()) })

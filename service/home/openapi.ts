@@ -100,9 +100,13 @@ export function homeApiDocument(): Record<string, unknown> {
       },
       '/v1/inbound/stream': {
         get: {
-          summary: 'WebSocket stream of inbound items',
-          description:
-            'Upgrade to WebSocket (key in the Authorization header, or ?key= for clients that cannot set headers; ?after= cursor). The server sends `{"items": [InboundItem…]}`; the client sends `{"ack": ["id", …]}`. Unacknowledged items are sent again after a reconnect.',
+          summary: 'WebSocket stream: inbound items, their acks, and submissions',
+          description: [
+            'Upgrade to WebSocket (key in the Authorization header, or ?key= for clients that cannot set headers; ?after= cursor). Messages are JSON text, each at most 4 MiB (a larger one closes the stream with 1009).',
+            'Inbound: the server sends `{"items": [InboundItem…]}`; the client sends `{"ack": ["id", …]}`. Unacknowledged items are sent again after a reconnect.',
+            'Submitting: the client may send `{"submit": SubmitRequest, "tag": …}` (StreamSubmit) instead of POST /v1/envelopes, without waiting for the answer to the one before: the server handles a stream\'s submissions one after another in the order they arrived, and answers each after its envelopes are committed with `{"submitted": SubmitResponse, "tag": …}` (StreamSubmitted, what a 202 would carry) or `{"error": {"code", "message"}, "tag": …}` with the codes of POST /v1/envelopes (nothing of a refused submission is stored). The tag is the client\'s own string or number, echoed. Answers come in submission order. A submission whose answer was lost with the connection may be sent again after reconnecting: ids already queued come back in duplicates. With 16 submissions waiting the server stops reading from the socket until one is done.',
+            'A stream whose API key is revoked is closed (4401) at its next message. A malformed message is answered with `{"error": …}` and the stream stays open.',
+          ].join('\n\n'),
           responses: { '101': { description: 'switching protocols' }, '401': { description: 'unauthorized' } },
         },
       },

@@ -14,7 +14,17 @@ import type { LinkManager } from '../link/manager.js';
 import type { InboxRow, QueueStore } from '../queue/queue-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ApiKeys } from './api-keys.js';
-import { ackRequest, directoryPut, inboundQuery, lookupRequest, recallRequest, submitRequest, type InboundItem, type LookupResult } from './contract.js';
+import {
+  ackRequest,
+  directoryPut,
+  inboundQuery,
+  lookupRequest,
+  recallRequest,
+  streamSubmit,
+  submitRequest,
+  type InboundItem,
+  type LookupResult,
+} from './contract.js';
 import type { Directory } from './directory.js';
 
 export interface HomeServerOptions {
@@ -50,6 +60,18 @@ function fromB64(text: string): Uint8Array {
 
 /** Inbox items per stream message. */
 const PUSH_BATCH = 500;
+/** Submissions a stream may have waiting before the server stops reading from it. */
+const MAX_PENDING_SUBMITS = 16;
+
+interface Stream {
+  ws: WebSocket;
+  /** The last inbox seq sent on this stream. */
+  cursor: number;
+  pushing: boolean;
+  /** The chain that keeps this stream's submissions in order. */
+  submits: Promise<void>;
+  pendingSubmits: number;
+}
 
 export function toInboundItem(row: InboxRow): InboundItem {
   return {
@@ -75,7 +97,7 @@ export class HomeServer {
   readonly #o: HomeServerOptions;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   readonly #waiters = new Set<() => void>();
-  readonly #streams = new Set<{ ws: WebSocket; cursor: number; pushing: boolean }>();
+  readonly #streams = new Set<Stream>();
   readonly #cache = new Map<string, { result: LookupResult; expires: number }>();
   #port = 0;
 
@@ -87,13 +109,7 @@ export class HomeServer {
       try {
         await next();
       } catch (error) {
-        const known = isConsulateError(error)
-          ? error
-          : (error as { status?: number }).status && (error as { status: number }).status < 500
-            ? new ConsulateError('bad_request', (error as Error).message)
-            : undefined;
-        if (!known) options.logger.error({ err: error, path: ctx.path }, 'home API request failed');
-        const e = known ?? new ConsulateError('internal', 'internal error; see the service log', { status: 500 });
+        const e = this.#known(error, ctx.path);
         ctx.status = e instanceof LinkError ? 502 : e.status;
         ctx.body = { error: { code: e.code, message: e.message } };
       }
@@ -128,8 +144,7 @@ export class HomeServer {
       ctx.body = { results: await this.lookup(parse(lookupRequest, ctx.request.body).users) };
     });
     router.post('/envelopes', async (ctx) => {
-      const { envelopes } = parse(submitRequest, ctx.request.body);
-      const result = await options.router.submit(envelopes.map((e) => ({ ...e, body: fromB64(e.body) })));
+      const result = await this.#submit(parse(submitRequest, ctx.request.body));
       // 202 only now: the envelopes are committed to the outbox.
       ctx.status = 202;
       ctx.body = result;
@@ -159,11 +174,12 @@ export class HomeServer {
     this.server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('key') ?? undefined;
-      if (url.pathname !== '/v1/inbound/stream' || !options.apiKeys.verify(key)) {
+      const keyId = url.pathname === '/v1/inbound/stream' ? options.apiKeys.verify(key) : undefined;
+      if (keyId === undefined) {
         socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
         return;
       }
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#stream(ws, Number(url.searchParams.get('after') ?? 0) || 0));
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#stream(ws, keyId, Number(url.searchParams.get('after') ?? 0) || 0));
     });
   }
 
@@ -253,23 +269,79 @@ export class HomeServer {
     });
   }
 
-  #stream(ws: WebSocket, after: number): void {
-    const stream = { ws, cursor: after, pushing: false };
+  /** The error a home gets for a failed request or stream message; unexpected ones are logged once. */
+  #known(error: unknown, what: string): ConsulateError {
+    if (isConsulateError(error)) return error;
+    const status = (error as { status?: number }).status;
+    if (status && status < 500) return new ConsulateError('bad_request', (error as Error).message);
+    this.#o.logger.error({ err: error, path: what }, 'home API request failed');
+    return new ConsulateError('internal', 'internal error; see the service log', { status: 500 });
+  }
+
+  /** Validated envelopes from the home, committed to the outbox when this resolves. */
+  #submit({ envelopes }: z.infer<typeof submitRequest>): Promise<{ accepted: string[]; duplicates: string[] }> {
+    return this.#o.router.submit(envelopes.map((e) => ({ ...e, body: fromB64(e.body) })));
+  }
+
+  #stream(ws: WebSocket, keyId: string, after: number): void {
+    const stream: Stream = { ws, cursor: after, pushing: false, submits: Promise.resolve(), pendingSubmits: 0 };
     this.#streams.add(stream);
+    const reply = (message: object) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    };
     ws.on('message', (data) => {
+      if (!this.#o.apiKeys.active(keyId)) {
+        ws.close(4401, 'unauthorized: the API key was revoked');
+        return;
+      }
+      let message: { ack?: unknown; submit?: unknown; tag?: unknown };
       try {
-        const message = JSON.parse(data.toString()) as { ack?: unknown };
+        message = JSON.parse(data.toString()) as typeof message;
+        if (message === null || typeof message !== 'object') throw new Error('not an object');
+      } catch {
+        reply({ error: { code: 'bad_request', message: 'a stream message must be a JSON object: {"ack": [...]} or {"submit": {...}}' } });
+        return;
+      }
+      if ('submit' in message) {
+        this.#streamSubmit(stream, message, reply);
+        return;
+      }
+      try {
         const { ids } = parse(ackRequest, { ids: message.ack });
         this.#o.queue.ack(ids);
       } catch (error) {
-        ws.send(JSON.stringify({ error: { code: (error as { code?: string }).code ?? 'bad_request', message: (error as Error).message } }));
+        const e = this.#known(error, '/v1/inbound/stream');
+        reply({ error: { code: e.code, message: e.message } });
       }
     });
     ws.on('close', () => this.#streams.delete(stream));
     this.#push(stream);
   }
 
-  #push(stream: { ws: WebSocket; cursor: number; pushing: boolean }): void {
+  /**
+   * A submission on the stream: handled strictly after the ones before it on the same stream,
+   * answered after the commit (as a 202 would be), with the client's tag. Reading from the
+   * socket pauses while too many wait, so a fast client is slowed down, not buffered without end.
+   */
+  #streamSubmit(stream: Stream, message: { tag?: unknown }, reply: (message: object) => void): void {
+    const tag = typeof message.tag === 'string' || typeof message.tag === 'number' ? { tag: message.tag } : {};
+    stream.pendingSubmits++;
+    if (stream.pendingSubmits >= MAX_PENDING_SUBMITS) stream.ws.pause();
+    stream.submits = stream.submits.then(async () => {
+      try {
+        const { submit } = parse(streamSubmit, message);
+        reply({ submitted: await this.#submit(submit), ...tag });
+      } catch (error) {
+        const e = this.#known(error, '/v1/inbound/stream');
+        reply({ error: { code: e.code, message: e.message }, ...tag });
+      } finally {
+        stream.pendingSubmits--;
+        if (stream.ws.isPaused && stream.pendingSubmits < MAX_PENDING_SUBMITS) stream.ws.resume();
+      }
+    });
+  }
+
+  #push(stream: Stream): void {
     if (stream.pushing || stream.ws.readyState !== stream.ws.OPEN) return;
     stream.pushing = true;
     try {

@@ -102,6 +102,62 @@ describe('home API: stream, suspend, queue cap, sever', () => {
     expect(status).toBe(401);
   });
 
+  it('takes submissions on the stream in order without waiting for each answer, refuses bad ones whole, and closes the stream when its key is revoked', async () => {
+    const { key, info } = a.apiKeys.create('stream sender');
+    const sender = new WebSocket(`${a.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: `Bearer ${key}` } });
+    const answers: Array<{ submitted?: { accepted: string[]; duplicates: string[] }; error?: { code: string; message: string }; tag?: unknown }> = [];
+    sender.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as (typeof answers)[number] & { items?: unknown };
+      if (!message.items) answers.push(message);
+    });
+    await new Promise((resolve) => sender.once('open', resolve));
+    const receiver = stream(b, keyB);
+    await receiver.ready;
+    const envelope = (text: string, from = 'alice@a.example') => ({
+      id: ulid(),
+      from,
+      to: ['bob@b.example'],
+      type: 'message',
+      ts: Date.now(),
+      body: Buffer.from(text).toString('base64'),
+    });
+
+    // Twenty submissions sent back to back: answered in order after their commits, delivered in order.
+    const sent = Array.from({ length: 20 }, (_, i) => envelope(`s${i}`));
+    sent.forEach((e, i) => sender.send(JSON.stringify({ submit: { envelopes: [e] }, tag: i })));
+    await waitFor(async () => answers.length === 20, 10_000, 'twenty answers');
+    expect(answers.map((m) => m.tag)).toEqual(sent.map((_, i) => i));
+    expect(answers.map((m) => m.submitted?.accepted[0])).toEqual(sent.map((e) => e.id));
+    await waitFor(async () => receiver.items.length === 20, 10_000, 'twenty delivered');
+    expect(receiver.items.map(bodyText)).toEqual(sent.map((_, i) => `s${i}`));
+    receiver.ws.send(JSON.stringify({ ack: receiver.items.map((i) => i.id) }));
+
+    // Refusals: each answered with its code and tag, the stream stays open, nothing of them is stored.
+    answers.length = 0;
+    const unknownSender = envelope('x', 'mallory@a.example');
+    const good = envelope('never stored: it shares a submission with a bad one');
+    sender.send(JSON.stringify({ submit: { envelopes: [good, unknownSender] }, tag: 'mixed' }));
+    sender.send(JSON.stringify({ submit: { envelopes: [{ ...envelope('y'), body: 'not base64!' }] }, tag: 'body' }));
+    sender.send('not json');
+    sender.send(JSON.stringify({ submit: { envelopes: [sent[0]] }, tag: 'again' }));
+    await waitFor(async () => answers.length === 4, 10_000, 'four answers');
+    expect(answers.find((m) => m.tag === 'mixed')?.error?.code).toBe('unknown_sender');
+    expect(answers.find((m) => m.tag === 'body')?.error?.code).toBe('bad_request');
+    expect(answers.find((m) => m.tag === undefined)?.error?.code).toBe('bad_request');
+    expect(answers.find((m) => m.tag === 'again')?.submitted).toEqual({ accepted: [], duplicates: [sent[0]?.id] });
+    expect(a.queue.routedSenders([good.id, unknownSender.id]).size).toBe(0);
+
+    // Revoking the key closes the stream at its next message, and that message is not taken.
+    a.apiKeys.revoke(info.id);
+    const late = envelope('after revocation');
+    const closed = new Promise<number>((resolve) => sender.once('close', (code: number) => resolve(code)));
+    sender.send(JSON.stringify({ submit: { envelopes: [late] } }));
+    expect(await closed).toBe(4401);
+    expect(a.queue.routedSenders([late.id]).size).toBe(0);
+    await waitFor(async () => b.queue.inboxDepth() === 0, 10_000, 'inbox acknowledged');
+    receiver.ws.close();
+  });
+
   it('shows queues to the operator, and purges one only with confirmation, telling the senders', async () => {
     const login = await fetch(`${a.adminUrl}/api/session`, {
       method: 'POST',
