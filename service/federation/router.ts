@@ -55,6 +55,13 @@ export class EnvelopeRouter {
   readonly #peers = new Map<string, Peer | undefined>();
   /** Deliver batch numbers, unique for this process's lifetime (the receiver compares them per link). */
   #chainSeq = 0;
+  /**
+   * Per peer: envelopes sent in a batch whose answer never came (timeout, link lost), so the
+   * peer may hold them, until a later ack settles them. A recall of one of them sends a recall
+   * envelope even though it was still queued here. In memory only: after a restart of this
+   * appliance an envelope of a batch in flight at the crash counts as not sent.
+   */
+  readonly #uncertain = new Map<string, Set<string>>();
   #stopped = false;
   #expiry: NodeJS.Timeout | undefined;
 
@@ -199,6 +206,13 @@ export class EnvelopeRouter {
       this.#sendRecall(peer, envId, from, recipients);
       recallSentTo.push(peer);
     }
+    // Still queued here, but sent before in a batch whose answer was lost: the peer may have it.
+    for (const peer of removedFrom) {
+      if (!this.#uncertain.get(peer)?.delete(envId)) continue;
+      const route = routes.find((r) => r.peer === peer);
+      this.#sendRecall(peer, envId, from, route ? (JSON.parse(route.recipients) as string[]) : []);
+      recallSentTo.push(peer);
+    }
     return { removedFrom, recallSentTo };
   }
 
@@ -321,14 +335,22 @@ export class EnvelopeRouter {
     const seq = this.#chainSeq++;
     const started = performance.now();
     const answer = session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
-    return { acked: this.#settleAck(peer, answer, started), complete, lastSeq: last.seq, seq };
+    const ids = rows.map((r) => r.envId);
+    return { acked: this.#settleAck(peer, answer, started, ids), complete, lastSeq: last.seq, seq };
   }
 
   /** Settles a batch's ack; false when anything in it has to be sent again. */
-  async #settleAck(peer: string, answer: Promise<FrameOf<'ack'>>, started: number): Promise<boolean> {
+  async #settleAck(peer: string, answer: Promise<FrameOf<'ack'>>, started: number, ids: string[]): Promise<boolean> {
     const { queue, logger } = this.#o;
+    let ack: FrameOf<'ack'>;
     try {
-      const ack = await answer;
+      ack = await answer;
+    } catch (error) {
+      this.#retryLater(peer, error);
+      this.#unanswered(peer, ids);
+      return false;
+    }
+    try {
       this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
       const final = ack.rejected.filter((r) => !retryableRefusals.has(r.code));
       const { recalledInFlight } = queue.settle(
@@ -341,6 +363,18 @@ export class EnvelopeRouter {
       for (const r of recalledInFlight) {
         logger.info({ peer, envId: r.envId }, 'an envelope recalled while on its way was stored by the peer; a recall follows it');
         this.#sendRecall(peer, r.envId, r.sender, r.recipients);
+      }
+      const uncertain = this.#uncertain.get(peer);
+      if (uncertain) {
+        for (const id of ack.stored) uncertain.delete(id);
+        for (const r of final) uncertain.delete(r.id);
+        // Refused for now (rate, order) after an earlier unanswered attempt, and recalled meanwhile.
+        const again = ack.rejected.filter((r) => uncertain.has(r.id) && retryableRefusals.has(r.code)).map((r) => r.id);
+        for (const r of queue.recalledAmong(peer, again)) {
+          uncertain.delete(r.envId);
+          this.#sendRecall(peer, r.envId, r.sender, r.recipients);
+        }
+        if (uncertain.size === 0 || queue.depth(peer) === 0) this.#uncertain.delete(peer);
       }
       this.#sent.inc({ peer }, ack.stored.length);
       for (const r of final) {
@@ -361,11 +395,33 @@ export class EnvelopeRouter {
       }
       return true;
     } catch (error) {
-      const code = error instanceof LinkError ? error.code : 'internal';
-      const attempts = (queue.retryState(peer)?.attempts ?? 0) + 1;
-      queue.setRetryState(peer, attempts, this.#now() + backoffDelay(attempts, { baseMs: 250, maxMs: 60_000 }), code);
-      logger.warn({ peer, code, attempts }, `delivery to ${peer} failed; will retry`);
+      this.#retryLater(peer, error);
       return false;
     }
+  }
+
+  #retryLater(peer: string, error: unknown): void {
+    const { queue, logger } = this.#o;
+    const code = error instanceof LinkError ? error.code : 'internal';
+    const attempts = (queue.retryState(peer)?.attempts ?? 0) + 1;
+    queue.setRetryState(peer, attempts, this.#now() + backoffDelay(attempts, { baseMs: 250, maxMs: 60_000 }), code);
+    logger.warn({ peer, code, attempts }, `delivery to ${peer} failed; will retry`);
+  }
+
+  /**
+   * A batch got no answer: the peer may or may not have stored it. Envelopes recalled while it
+   * was on its way get a recall envelope now; the others stay queued and are remembered as
+   * possibly delivered, for a recall that comes before they are sent again.
+   */
+  #unanswered(peer: string, ids: string[]): void {
+    const recalled = this.#o.queue.recalledAmong(peer, ids);
+    for (const r of recalled) {
+      this.#o.logger.info({ peer, envId: r.envId }, 'an envelope recalled while on its way got no answer from the peer; a recall follows it');
+      this.#sendRecall(peer, r.envId, r.sender, r.recipients);
+    }
+    const gone = new Set(recalled.map((r) => r.envId));
+    let uncertain = this.#uncertain.get(peer);
+    if (!uncertain) this.#uncertain.set(peer, (uncertain = new Set()));
+    for (const id of ids) if (!gone.has(id)) uncertain.add(id);
   }
 }

@@ -244,6 +244,16 @@ export class QueueStore {
     return { rows: out, complete: rows.length < limit && out.length === rows.length };
   }
 
+  /** Which of these envelopes the home recalled from this peer's queue (while they were on their way). */
+  recalledAmong(peer: string, envIds: string[]): Array<{ envId: string; sender: string; recipients: string[] }> {
+    if (envIds.length === 0) return [];
+    return (this.#s.recalledAmong.all(peer, JSON.stringify(envIds)) as Array<{ envId: string; sender: string; recipients: string }>).map((r) => ({
+      envId: r.envId,
+      sender: r.sender,
+      recipients: JSON.parse(r.recipients) as string[],
+    }));
+  }
+
   /** After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events. */
   settle(
     peer: string,
@@ -257,11 +267,7 @@ export class QueueStore {
       const ids = JSON.stringify(stored);
       // Recalled while the batch was on its way: removed here, but the peer has stored it, so a
       // recall envelope has to follow it there.
-      const recalledInFlight = (this.#s.recalledAmong.all(peer, ids) as Array<{ envId: string; sender: string; recipients: string }>).map((r) => ({
-        envId: r.envId,
-        sender: r.sender,
-        recipients: JSON.parse(r.recipients) as string[],
-      }));
+      const recalledInFlight = this.recalledAmong(peer, stored);
       let removed = this.#s.deleteOutboxMany.run(peer, ids).changes;
       if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, ids);
       else this.#s.deleteRoutedMany.run(peer, ids);

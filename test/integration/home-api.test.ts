@@ -96,6 +96,58 @@ describe('home API: stream, suspend, queue cap, sever', () => {
     expect(b.queue.ack([recall.id])).toBe(1);
   });
 
+  it('sends a recall after an envelope whose batch got no answer, recalled on its way or before it went again', async () => {
+    const homeB = new HomeClient(b.homeUrl, keyB);
+    // B's home gets the recall event, after the original if it took that before the recall came.
+    const expectRecallFollows = async (id: string) => {
+      const items: InboundItem[] = [];
+      while (items.length < 2 && !items.some((i) => i.type === 'recall')) {
+        const got = await homeB.receive(1, 10_000);
+        if (got.length === 0) break;
+        items.push(...got);
+      }
+      expect(items.at(-1)).toMatchObject({ type: 'recall', ref: id });
+      expect(items.slice(0, -1).map((i) => i.id)).toEqual(items.length > 1 ? [id] : []);
+      expect(await homeB.receive(1, 1000)).toEqual([]);
+    };
+    const store = b.queue;
+    const receive = store.receive.bind(store);
+    // Fault: B commits a batch, then fails before answering, so A cannot know the batch was stored.
+    let faults = 0;
+    let whileStoring: ((ids: string[]) => void) | undefined;
+    store.receive = (origin, envelopes, now) => {
+      const result = receive(origin, envelopes, now);
+      if (faults === 0) return result;
+      faults--;
+      whileStoring?.(envelopes.map((e) => e.id));
+      throw new Error('the answer is lost after the commit');
+    };
+    try {
+      // Recalled while its batch is at B; the answer never comes.
+      let recalled: Promise<{ removedFrom: string[]; recallSentTo: string[] }> | undefined;
+      faults = 1;
+      whileStoring = (ids) => (recalled ??= a.router.recall(ids[0] as string, 'alice@a.example'));
+      const onItsWay = await homeA.send('alice@a.example', ['bob@b.example'], ['recalled on its way, answer lost']);
+      await waitFor(async () => recalled !== undefined, 10_000, 'the batch reached B');
+      expect(await recalled).toEqual({ removedFrom: ['b.example'], recallSentTo: [] });
+      await expectRecallFollows(onItsWay.ids[0] as string);
+
+      // Sent, unanswered, queued again for a retry, and recalled before the retry.
+      whileStoring = undefined;
+      faults = Number.POSITIVE_INFINITY;
+      const retried = await homeA.send('alice@a.example', ['bob@b.example'], ['recalled while waiting for a retry']);
+      await waitFor(async () => (a.queue.retryState('b.example')?.attempts ?? 0) >= 2, 10_000, 'two unanswered attempts');
+      const answer = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${retried.ids[0]}/recall`, {
+        from: 'alice@a.example',
+      });
+      expect(answer.body).toEqual({ removedFrom: ['b.example'], recallSentTo: ['b.example'] });
+      faults = 0;
+      await expectRecallFollows(retried.ids[0] as string);
+    } finally {
+      store.receive = receive;
+    }
+  }, 30_000);
+
   it('refuses a stream without a valid key', async () => {
     const ws = new WebSocket(`${b.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: 'Bearer csk_x_y' } });
     const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)));
