@@ -452,6 +452,8 @@ export class Service {
     const federation = this.#federation;
     this.#federation = undefined;
     await federation?.close();
+    // Acknowledged envelopes set aside for a joint delete: deleted now, before the database closes.
+    this.#queue?.flushSettled();
     const store = this.#store;
     this.#store = undefined;
     await store?.close();

@@ -334,24 +334,29 @@ export class EnvelopeRouter {
     }));
     const seq = this.#chainSeq++;
     const started = performance.now();
+    const recalls = this.#o.queue.recalls;
     const answer = session.request<'deliver'>({ t: 'deliver', envelopes, seq, ...(prev !== undefined ? { prev } : {}) });
     const ids = rows.map((r) => r.envId);
-    return { acked: this.#settleAck(peer, answer, started, ids), complete, lastSeq: last.seq, seq };
+    return { acked: this.#settleAck(peer, answer, { started, ids, recalls }), complete, lastSeq: last.seq, seq };
   }
 
   /** Settles a batch's ack; false when anything in it has to be sent again. */
-  async #settleAck(peer: string, answer: Promise<FrameOf<'ack'>>, started: number, ids: string[]): Promise<boolean> {
+  async #settleAck(
+    peer: string,
+    answer: Promise<FrameOf<'ack'>>,
+    batch: { started: number; ids: string[]; /** the queue's recall count when it left */ recalls: number },
+  ): Promise<boolean> {
     const { queue, logger } = this.#o;
     let ack: FrameOf<'ack'>;
     try {
       ack = await answer;
     } catch (error) {
       this.#retryLater(peer, error);
-      this.#unanswered(peer, ids);
+      this.#unanswered(peer, batch);
       return false;
     }
     try {
-      this.#batchLatency.observe({ peer }, (performance.now() - started) / 1000);
+      this.#batchLatency.observe({ peer }, (performance.now() - batch.started) / 1000);
       const final = ack.rejected.filter((r) => !retryableRefusals.has(r.code));
       const { recalledInFlight } = queue.settle(
         peer,
@@ -359,6 +364,7 @@ export class EnvelopeRouter {
         final.map((r) => ({ envId: r.id, code: r.code, reason: r.reason })),
         this.#now(),
         this.#o.ownDomain,
+        batch.recalls,
       );
       for (const r of recalledInFlight) {
         logger.info({ peer, envId: r.envId }, 'an envelope recalled while on its way was stored by the peer; a recall follows it');
@@ -413,8 +419,8 @@ export class EnvelopeRouter {
    * was on its way get a recall envelope now; the others stay queued and are remembered as
    * possibly delivered, for a recall that comes before they are sent again.
    */
-  #unanswered(peer: string, ids: string[]): void {
-    const recalled = this.#o.queue.recalledAmong(peer, ids);
+  #unanswered(peer: string, { ids, recalls }: { ids: string[]; recalls: number }): void {
+    const recalled = recalls === this.#o.queue.recalls ? [] : this.#o.queue.recalledAmong(peer, ids);
     for (const r of recalled) {
       this.#o.logger.info({ peer, envId: r.envId }, 'an envelope recalled while on its way got no answer from the peer; a recall follows it');
       this.#sendRecall(peer, r.envId, r.sender, r.recipients);

@@ -54,6 +54,9 @@ const INSERT_COLUMNS = {
 } as const;
 /** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
 const ROW_OVERHEAD = 256;
+/** How long plain acknowledgements wait to be deleted together, and how many may wait. */
+const SETTLE_DELAY_MS = 10;
+const SETTLE_MAX_PENDING = 5000;
 
 /**
  * The durable queues on SQLite, with prepared statements and synchronous transactions:
@@ -77,6 +80,19 @@ export class QueueStore {
   readonly #inserts = new Map<string, BetterSqlite3.Statement>();
 
   readonly #keepDeliveryRecords: boolean;
+  /**
+   * Acknowledged envelopes whose outbox rows and delivery records are deleted together in the
+   * next flush (SETTLE_DELAY_MS after the first): at a few messages per batch, a commit per ack
+   * was a fifth of the sender's work. Until then they are out of the recent-rows list, their
+   * depth is already counted down, readBatch skips them, and every other reader of the outbox
+   * or the delivery records flushes first. A crash before the flush sends them again after the
+   * restart, which the peer's dedupe answers as stored.
+   */
+  readonly #settled = new Map<string, { ids: Set<string>; counted: number; now: number }>();
+  #settledCount = 0;
+  #settleTimer: NodeJS.Timeout | undefined;
+  /** Recalls that removed something: a settle needs the recall check only if this moved since its batch left. */
+  #recalls = 0;
 
   /** keepDeliveryRecords false: zero retention, a delivery record goes as soon as the peer acked. */
   constructor(db: BetterSqlite3.Database, options: { keepDeliveryRecords?: boolean } = {}) {
@@ -96,6 +112,7 @@ export class QueueStore {
 
   /** Peers the envelope was already routed to (a resubmission with the same id is a no-op). */
   routedPeers(envId: string): Array<{ peer: string; state: string; sender: string; recipients: string }> {
+    this.flushSettled();
     return this.#s.routedFor.all(envId) as Array<{ peer: string; state: string; sender: string; recipients: string }>;
   }
 
@@ -234,14 +251,20 @@ export class QueueStore {
    */
   readBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): { rows: OutboxRow[]; complete: boolean } {
     const rows = this.#recentAfter(peer, afterSeq, limit) ?? (this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[]);
+    const settled = this.#settled.get(peer)?.ids;
     let bytes = 0;
+    let skipped = 0;
     const out: OutboxRow[] = [];
     for (const row of rows) {
+      if (settled?.has(row.envId)) {
+        skipped++;
+        continue;
+      }
       bytes += row.body.length + ROW_OVERHEAD;
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(row);
     }
-    return { rows: out, complete: rows.length < limit && out.length === rows.length };
+    return { rows: out, complete: rows.length < limit && out.length + skipped === rows.length };
   }
 
   /** Which of these envelopes the home recalled from this peer's queue (while they were on their way). */
@@ -254,14 +277,42 @@ export class QueueStore {
     }));
   }
 
-  /** After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events. */
+  /** Bumped by every recall that removed an envelope from a queue (see settle's recallsAtSend). */
+  get recalls(): number {
+    return this.#recalls;
+  }
+
+  /**
+   * After the peer's ack: stored ones leave the outbox; rejected ones become undeliverable events.
+   * `recallsAtSend`: `recalls` when the batch left; if no recall happened since, none of it can
+   * have been recalled on its way, and a plain ack is deleted with the next flush.
+   */
   settle(
     peer: string,
     stored: string[],
     failed: Array<{ envId: string; code: string; reason: string }>,
     now: number,
     ownDomain: string,
+    recallsAtSend?: number,
   ): { recalledInFlight: Array<{ envId: string; sender: string; recipients: string[] }> } {
+    if (failed.length === 0 && recallsAtSend === this.#recalls) {
+      let pending = this.#settled.get(peer);
+      if (!pending) this.#settled.set(peer, (pending = { ids: new Set(), counted: 0, now }));
+      for (const id of stored) pending.ids.add(id);
+      pending.now = now;
+      // Counted down now, corrected by the rows the flush really deletes.
+      pending.counted += stored.length;
+      this.#depth.set(peer, Math.max(0, this.depth(peer) - stored.length));
+      this.#forget(peer, stored);
+      this.#settledCount += stored.length;
+      if (this.#settledCount >= SETTLE_MAX_PENDING) this.flushSettled();
+      else if (!this.#settleTimer) {
+        this.#settleTimer = setTimeout(() => this.flushSettled(), SETTLE_DELAY_MS);
+        this.#settleTimer.unref();
+      }
+      return { recalledInFlight: [] };
+    }
+    this.flushSettled();
     const run = this.#db.transaction(() => {
       // One statement per table for the whole ack, not one per envelope.
       const ids = JSON.stringify(stored);
@@ -285,8 +336,31 @@ export class QueueStore {
     return { recalledInFlight };
   }
 
+  /** Deletes the acknowledged envelopes settle set aside; call before the process stops. */
+  flushSettled(): void {
+    clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
+    if (this.#settled.size === 0) return;
+    const pending = [...this.#settled];
+    this.#settled.clear();
+    this.#settledCount = 0;
+    const removed = this.#db.transaction(() =>
+      pending.map(([peer, { ids, now }]) => {
+        const json = JSON.stringify([...ids]);
+        if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, json);
+        else this.#s.deleteRoutedMany.run(peer, json);
+        return this.#s.deleteOutboxMany.run(peer, json).changes;
+      }),
+    )();
+    pending.forEach(([peer, { counted }], i) => {
+      const gone = removed[i] as number;
+      if (gone !== counted) this.#depth.set(peer, Math.max(0, this.depth(peer) + counted - gone));
+    });
+  }
+
   /** Envelopes past their TTL leave the outbox and tell the sender's home. */
   expire(now: number, ownDomain: string): number {
+    this.flushSettled();
     const run = this.#db.transaction(() => {
       const rows = this.#s.expired.all(now) as OutboxRow[];
       for (const row of rows) {
@@ -314,6 +388,7 @@ export class QueueStore {
    * peers it already reached, to which a recall envelope must go.
    */
   recall(envId: string, now: number): { removedFrom: string[]; reached: Array<{ peer: string; recipients: string[] }> } {
+    this.flushSettled();
     const run = this.#db.transaction(() => {
       const removedFrom: string[] = [];
       const reached: Array<{ peer: string; recipients: string[] }> = [];
@@ -328,6 +403,7 @@ export class QueueStore {
       return { removedFrom, reached };
     });
     const result = run();
+    if (result.removedFrom.length > 0) this.#recalls++;
     for (const peer of result.removedFrom) {
       this.#depth.set(peer, Math.max(0, this.depth(peer) - 1));
       this.#forget(peer, [envId]);
@@ -425,11 +501,13 @@ export class QueueStore {
   }
 
   oldestQueued(peer: string): number | undefined {
+    this.flushSettled();
     return (this.#s.oldest.get(peer) as { at: number | null } | undefined)?.at ?? undefined;
   }
 
   /** An operator's purge of one peer's queue: each envelope becomes an undeliverable event for its sender. */
   purgeQueue(peer: string, now: number, ownDomain: string): number {
+    this.flushSettled();
     const run = this.#db.transaction(() => {
       const rows = this.#s.allForPeer.all(peer) as OutboxRow[];
       for (const row of rows) {
@@ -447,6 +525,7 @@ export class QueueStore {
 
   /** Sever: everything queued for or routed to the peer goes. */
   purgePeer(peer: string): number {
+    this.flushSettled();
     const run = this.#db.transaction(() => {
       const n = this.#s.purgeOutbox.run(peer).changes;
       this.#s.purgeRouted.run(peer);
@@ -471,6 +550,7 @@ export class QueueStore {
 
   /** Drops dedupe ids and delivery records older than their retention cut-offs. */
   prune(receivedBefore: number, routedBefore: number): { received: number; routed: number } {
+    this.flushSettled();
     return { received: this.#s.pruneReceived.run(receivedBefore).changes, routed: this.#s.pruneRouted.run(routedBefore).changes };
   }
 }

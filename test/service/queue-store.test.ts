@@ -102,6 +102,48 @@ describe('queue store: batches come from what was just committed, and match the 
     expect(queue.recall(recalled.id, now).reached).toEqual([{ peer: PEER, recipients: recalled.to }]);
   });
 
+  it('deletes plain acknowledgements together a moment later; meanwhile they are never sent again, and a recall finds them delivered', async () => {
+    const { queue: before, fromDisk } = await stores();
+    const now = Date.now();
+    const sent = Array.from({ length: 6 }, () => envelope());
+    before.enqueue(
+      sent.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    // A restarted process: nothing in memory, every read goes to the outbox.
+    const queue = fromDisk();
+    const onDisk = () => (store?.sqlite.prepare('select count(*) as n from outbox').get() as { n: number }).n;
+    const ids = (rows: Array<{ envId: string }>) => rows.map((r) => r.envId);
+    const first = queue.readBatch(PEER, 3, 2 ** 21).rows;
+    queue.settle(PEER, ids(first), [], now, 'a.example', queue.recalls);
+    expect(onDisk()).toBe(6);
+    expect(queue.depth(PEER)).toBe(3);
+    expect(read(queue)).toEqual({ rows: summary(queue.readBatch(PEER, 1000, 2 ** 21).rows), complete: true });
+    expect(ids(queue.readBatch(PEER, 1000, 2 ** 21).rows)).toEqual(sent.slice(3).map((e) => e.id));
+    expect(queue.readBatch(PEER, 2, 2 ** 21).complete).toBe(false);
+
+    // A recall flushes first: the acknowledged envelope was delivered, not removed from a queue.
+    expect(queue.recall(sent[0]?.id as string, now)).toEqual({ removedFrom: [], reached: [{ peer: PEER, recipients: sent[0]?.to }] });
+    expect(onDisk()).toBe(3);
+
+    // Without a reader, the timer deletes them; an id no longer queued is counted back.
+    queue.settle(PEER, [sent[3]?.id as string, ulid()], [], now, 'a.example', queue.recalls);
+    expect(queue.depth(PEER)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(onDisk()).toBe(2);
+    expect(queue.depth(PEER)).toBe(2);
+    expect(read(queue)).toEqual(read(fromDisk()));
+
+    // A recall since the batch left: the ack is settled at once, with the recall check.
+    const recalls = queue.recalls;
+    expect(queue.recall(sent[5]?.id as string, now).removedFrom).toEqual([PEER]);
+    const settled = queue.settle(PEER, [sent[4]?.id as string, sent[5]?.id as string], [], now, 'a.example', recalls);
+    expect(settled.recalledInFlight.map((r) => r.envId)).toEqual([sent[5]?.id]);
+    expect(onDisk()).toBe(0);
+    expect(queue.depth(PEER)).toBe(0);
+  });
+
   it('falls back to the outbox for rows queued before a restart and for a queue over its memory budget', async () => {
     const { queue, fromDisk } = await stores();
     const now = Date.now();
