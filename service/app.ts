@@ -454,6 +454,7 @@ export class Service {
     await federation?.close();
     // Acknowledged envelopes set aside for a joint delete: deleted now, before the database closes.
     this.#queue?.flushSettled();
+    this.#queue?.flushHomeAcks();
     const store = this.#store;
     this.#store = undefined;
     await store?.close();

@@ -308,7 +308,7 @@ export class HomeServer {
       }
       try {
         const { ids } = parse(ackRequest, { ids: message.ack });
-        this.#o.queue.ack(ids);
+        this.#o.queue.ackLater(ids);
       } catch (error) {
         const e = this.#known(error, '/v1/inbound/stream');
         reply({ error: { code: e.code, message: e.message } });

@@ -93,6 +93,12 @@ export class QueueStore {
   #settleTimer: NodeJS.Timeout | undefined;
   /** Recalls that removed something: a settle needs the recall check only if this moved since its batch left. */
   #recalls = 0;
+  /**
+   * Inbox items the home acknowledged on its stream, deleted in the next write to the inbox (a
+   * peer's batch, which commits anyway) or within SETTLE_DELAY_MS; inbox readers skip or flush them.
+   */
+  readonly #homeAcked = new Set<string>();
+  #homeAckTimer: NodeJS.Timeout | undefined;
 
   /** keepDeliveryRecords false: zero retention, a delivery record goes as soon as the peer acked. */
   constructor(db: BetterSqlite3.Database, options: { keepDeliveryRecords?: boolean } = {}) {
@@ -417,6 +423,8 @@ export class QueueStore {
    */
   receive(origin: string, envelopes: Envelope[], now: number): ReceiveResult {
     const run = this.#db.transaction(() => {
+      // The home's acks first: an original it already took is not 'removed before the home took it' by a recall here.
+      this.#applyHomeAcks();
       const stored: string[] = [];
       const recalledFromInbox: string[] = [];
       let inserted: InboxRow[] = [];
@@ -475,7 +483,9 @@ export class QueueStore {
       flush();
       return { stored, recalledFromInbox, inserted };
     });
-    return run();
+    const result = run();
+    this.#homeAcked.clear();
+    return result;
   }
 
   /** Whether any inbox row lies strictly between two positions (rows a stream has not seen yet). */
@@ -485,18 +495,46 @@ export class QueueStore {
 
   /** Unacknowledged inbound items after a cursor, oldest first. */
   inbox(after: number, limit: number): InboxRow[] {
+    this.flushHomeAcks();
     return this.#s.inboxAfter.all(after, limit) as InboxRow[];
   }
 
-  /** The home took these: they leave the inbox (the dedupe ids stay). */
+  /** The home took these: they leave the inbox (the dedupe ids stay). Returns how many were there. */
   ack(envIds: string[]): number {
     const run = this.#db.transaction(() => {
+      this.#applyHomeAcks();
       return this.#s.ackInboxMany.run(JSON.stringify(envIds)).changes;
     });
-    return run();
+    const n = run();
+    this.#homeAcked.clear();
+    return n;
+  }
+
+  /** The home took these (on its stream, where no count is answered): they leave the inbox with the next write. */
+  ackLater(envIds: string[]): void {
+    for (const id of envIds) this.#homeAcked.add(id);
+    if (this.#homeAcked.size >= SETTLE_MAX_PENDING) this.flushHomeAcks();
+    else if (!this.#homeAckTimer) {
+      this.#homeAckTimer = setTimeout(() => this.flushHomeAcks(), SETTLE_DELAY_MS);
+      this.#homeAckTimer.unref();
+    }
+  }
+
+  flushHomeAcks(): void {
+    if (this.#homeAcked.size === 0) return;
+    this.#db.transaction(() => this.#applyHomeAcks())();
+    this.#homeAcked.clear();
+  }
+
+  /** Inside a transaction: deletes the acknowledged items; the caller clears them after its commit. */
+  #applyHomeAcks(): void {
+    clearTimeout(this.#homeAckTimer);
+    this.#homeAckTimer = undefined;
+    if (this.#homeAcked.size > 0) this.#s.ackInboxMany.run(JSON.stringify([...this.#homeAcked]));
   }
 
   inboxDepth(): number {
+    this.flushHomeAcks();
     return (this.#s.inboxCount.get() as { n: number }).n;
   }
 

@@ -228,4 +228,37 @@ describe('queue store: a peer batch is stored once per id, in order', () => {
       await store.close();
     }
   });
+
+  it('deletes what the home acknowledged on its stream with the next batch or a moment later, never handing it out again', async () => {
+    const store = await openStore({ dataDir: tempDir(), logger });
+    try {
+      const queue = new QueueStore(store.sqlite);
+      const origin = 'a.example';
+      const onDisk = () => (store.sqlite.prepare('select count(*) as n from inbox').get() as { n: number }).n;
+      const [a, b, c] = [envelope(), envelope(), envelope()] as [Envelope, Envelope, Envelope];
+      queue.receive(origin, [a, b, c], 1000);
+
+      queue.ackLater([a.id]);
+      expect(onDisk()).toBe(3);
+      expect(queue.inbox(0, 10).map((r) => r.envId)).toEqual([b.id, c.id]);
+      expect(onDisk()).toBe(2);
+
+      // Acknowledged, then recalled in the next batch: the home took it, so nothing is removed before it did.
+      queue.ackLater([b.id]);
+      const recall: Envelope = { ...envelope(0), type: 'recall', ref: b.id };
+      const r = queue.receive(origin, [recall], 2000);
+      expect(r.recalledFromInbox).toEqual([]);
+      expect(r.inserted.map((row) => row.envId)).toEqual([recall.id]);
+      expect(onDisk()).toBe(2);
+
+      // No batch follows: the timer deletes it.
+      queue.ackLater([c.id]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(onDisk()).toBe(1);
+      expect(queue.ack([recall.id])).toBe(1);
+      expect(queue.inboxDepth()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
 });
