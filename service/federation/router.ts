@@ -58,8 +58,8 @@ export class EnvelopeRouter {
   /**
    * Per peer: envelopes sent in a batch whose answer never came (timeout, link lost), so the
    * peer may hold them, until a later ack settles them. A recall of one of them sends a recall
-   * envelope even though it was still queued here. In memory only: after a restart of this
-   * appliance an envelope of a batch in flight at the crash counts as not sent.
+   * envelope even though it was still queued here. At start-up, the head of each queue (what can
+   * have been in flight or acknowledged but not yet deleted when the process stopped) counts too.
    */
   readonly #uncertain = new Map<string, Set<string>>();
   #stopped = false;
@@ -114,7 +114,13 @@ export class EnvelopeRouter {
   }
 
   start(): void {
-    for (const peer of this.#o.queue.depths().keys()) this.kick(peer);
+    // What was on its way when this process stopped may have reached the peer: the batches in
+    // flight and the acks set aside, all at the head of the queue.
+    const head = (this.#o.inFlight ?? 2) * (this.#o.batchSize ?? 1000) + this.#o.queue.maxSetAside;
+    for (const [peer, depth] of this.#o.queue.depths()) {
+      if (depth > 0) this.#uncertain.set(peer, new Set(this.#o.queue.headIds(peer, head)));
+      this.kick(peer);
+    }
     this.#expiry = setInterval(() => {
       const n = this.#o.queue.expire(this.#now(), this.#o.ownDomain);
       if (n > 0) this.#o.logger.warn({ count: n }, 'envelopes expired undelivered; the senders were told');

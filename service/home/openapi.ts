@@ -72,7 +72,7 @@ export function homeApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Recall an envelope: removed where not yet delivered; a recall envelope goes to every domain it reached',
           description:
-            'removedFrom: the domains whose queue still held the envelope. If one of them was already receiving it (the batch was on its way), and its ack then shows that it stored the envelope, or no answer to that batch ever comes, a recall envelope follows it there automatically. recallSentTo: the domains a recall envelope was queued for now: those the envelope reached, and those whose queue still held it after a batch that carried it got no answer (the peer may have stored it). Until this appliance restarts it remembers which envelopes went out in an unanswered batch.',
+            'removedFrom: the domains whose queue still held the envelope. If one of them was already receiving it (the batch was on its way), and its ack then shows that it stored the envelope, or no answer to that batch ever comes, a recall envelope follows it there automatically. recallSentTo: the domains a recall envelope was queued for now: those the envelope reached, and those whose queue still held it after a batch that carried it got no answer (the peer may have stored it). After a restart of this appliance, the envelopes at the head of each queue (what may have been on its way when it stopped) count as possibly delivered until the peer acknowledges them.',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           requestBody: { required: true, ...json('RecallRequest') },
           responses: { '200': { description: 'what was done', ...json('RecallResponse') }, ...errors(401, 403, 404) },

@@ -64,6 +64,8 @@ const SETTLE_MAX_PENDING = 5000;
  * what a PostgreSQL store would implement (docs/architecture.md).
  */
 export class QueueStore {
+  /** The most acknowledged envelopes settle sets aside before it deletes them. */
+  readonly maxSetAside = SETTLE_MAX_PENDING;
   readonly #db: BetterSqlite3.Database;
   readonly #s: ReturnType<typeof prepare>;
   readonly #depth = new Map<string, number>();
@@ -271,6 +273,11 @@ export class QueueStore {
       out.push(row);
     }
     return { rows: out, complete: rows.length < limit && out.length + skipped === rows.length };
+  }
+
+  /** The ids at the head of a peer's queue, oldest first (what may have been on its way when the process stopped). */
+  headIds(peer: string, limit: number): string[] {
+    return (this.#s.headIds.all(peer, limit) as Array<{ envId: string }>).map((r) => r.envId);
   }
 
   /** Which of these envelopes the home recalled from this peer's queue (while they were on their way). */
@@ -604,6 +611,7 @@ function prepare(db: BetterSqlite3.Database) {
     setRouted: db.prepare('update routed set state = ?, at = ? where envId = ? and peer = ?'),
     deleteRouted: db.prepare('delete from routed where envId = ? and peer = ?'),
     batch: db.prepare('select * from outbox where peer = ? and seq > ? order by seq limit ?'),
+    headIds: db.prepare('select envId from outbox where peer = ? order by seq limit ?'),
     getOutbox: db.prepare('select * from outbox where peer = ? and envId = ?'),
     deleteOutbox: db.prepare('delete from outbox where peer = ? and envId = ?'),
     deleteOutboxMany: db.prepare('delete from outbox where peer = ? and envId in (select value from json_each(?))'),

@@ -223,4 +223,34 @@ describe('federated messaging between two appliances', () => {
       b.service!.child.kill('SIGCONT');
     }
   }, 60_000);
+
+  it('recalls, after a restart of the sender, an envelope that was on its way when the sender died', async () => {
+    await waitFor(async () => (await metric(a.service!, up('b.example'))) === 1, 20_000, 'link up');
+    // B frozen: the batch waits in its socket; A is killed before any answer and started again.
+    b.service!.child.kill('SIGSTOP');
+    let id: string | undefined;
+    try {
+      const sent = await homeA.send('alice@a.example', ['bob@b.example'], ['on its way when the sender died']);
+      expect(sent.status).toBe(202);
+      id = sent.ids[0] as string;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await a.service!.stop('SIGKILL');
+      await a.start();
+      homeA.baseUrl = a.service!.homeUrl;
+      const recalled = await homeA.call<{ removedFrom: string[]; recallSentTo: string[] }>('POST', `/v1/envelopes/${id}/recall`, { from: 'alice@a.example' });
+      // Still queued at A, but B may have it: a recall envelope goes too.
+      expect(recalled.body).toEqual({ removedFrom: ['b.example'], recallSentTo: ['b.example'] });
+    } finally {
+      b.service!.child.kill('SIGCONT');
+    }
+    // B stores the original from the batch it already had; the recall follows it.
+    const items: InboundItem[] = [];
+    while (!items.some((i) => i.type === 'recall')) {
+      const got = await homeB.receive(1, 15_000);
+      if (got.length === 0) break;
+      items.push(...got);
+    }
+    expect(items.at(-1)).toMatchObject({ type: 'recall', ref: id, origin: 'a.example' });
+    expect(items.slice(0, -1).map((i) => i.id)).toEqual(items.length > 1 ? [id] : []);
+  }, 60_000);
 });
