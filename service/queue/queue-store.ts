@@ -319,10 +319,12 @@ export class QueueStore {
       this.#forget(peer, stored);
       this.#settledCount += stored.length;
       if (this.#settledCount >= SETTLE_MAX_PENDING) this.flushSettled();
-      else if (!this.#settleTimer) {
-        this.#settleTimer = setTimeout(() => this.flushSettled(), SETTLE_DELAY_MS);
-        this.#settleTimer.unref();
-      }
+      else
+        this.#settleTimer ??= retrying(
+          () => this.flushSettled(),
+          SETTLE_DELAY_MS,
+          (timer) => (this.#settleTimer = timer),
+        );
       return { recalledInFlight: [] };
     }
     this.flushSettled();
@@ -351,12 +353,9 @@ export class QueueStore {
 
   /** Deletes the acknowledged envelopes settle set aside; call before the process stops. */
   flushSettled(): void {
-    clearTimeout(this.#settleTimer);
-    this.#settleTimer = undefined;
     if (this.#settled.size === 0) return;
     const pending = [...this.#settled];
-    this.#settled.clear();
-    this.#settledCount = 0;
+    // Set aside until the delete commits: a failed flush leaves them for the next one.
     const removed = this.#db.transaction(() =>
       pending.map(([peer, { ids, now }]) => {
         const json = JSON.stringify([...ids]);
@@ -365,6 +364,10 @@ export class QueueStore {
         return this.#s.deleteOutboxMany.run(peer, json).changes;
       }),
     )();
+    this.#settled.clear();
+    this.#settledCount = 0;
+    clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
     pending.forEach(([peer, { counted }], i) => {
       const gone = removed[i] as number;
       if (gone !== counted) this.#depth.set(peer, Math.max(0, this.depth(peer) + counted - gone));
@@ -491,7 +494,7 @@ export class QueueStore {
       return { stored, recalledFromInbox, inserted };
     });
     const result = run();
-    this.#homeAcked.clear();
+    this.#homeAcksApplied();
     return result;
   }
 
@@ -513,7 +516,7 @@ export class QueueStore {
       return this.#s.ackInboxMany.run(JSON.stringify(envIds)).changes;
     });
     const n = run();
-    this.#homeAcked.clear();
+    this.#homeAcksApplied();
     return n;
   }
 
@@ -521,23 +524,29 @@ export class QueueStore {
   ackLater(envIds: string[]): void {
     for (const id of envIds) this.#homeAcked.add(id);
     if (this.#homeAcked.size >= SETTLE_MAX_PENDING) this.flushHomeAcks();
-    else if (!this.#homeAckTimer) {
-      this.#homeAckTimer = setTimeout(() => this.flushHomeAcks(), SETTLE_DELAY_MS);
-      this.#homeAckTimer.unref();
-    }
+    else
+      this.#homeAckTimer ??= retrying(
+        () => this.flushHomeAcks(),
+        SETTLE_DELAY_MS,
+        (timer) => (this.#homeAckTimer = timer),
+      );
   }
 
   flushHomeAcks(): void {
     if (this.#homeAcked.size === 0) return;
     this.#db.transaction(() => this.#applyHomeAcks())();
-    this.#homeAcked.clear();
+    this.#homeAcksApplied();
   }
 
-  /** Inside a transaction: deletes the acknowledged items; the caller clears them after its commit. */
+  /** Inside a transaction: deletes the acknowledged items; after the commit, call #homeAcksApplied. */
   #applyHomeAcks(): void {
+    if (this.#homeAcked.size > 0) this.#s.ackInboxMany.run(JSON.stringify([...this.#homeAcked]));
+  }
+
+  #homeAcksApplied(): void {
+    this.#homeAcked.clear();
     clearTimeout(this.#homeAckTimer);
     this.#homeAckTimer = undefined;
-    if (this.#homeAcked.size > 0) this.#s.ackInboxMany.run(JSON.stringify([...this.#homeAcked]));
   }
 
   inboxDepth(): number {
@@ -598,6 +607,23 @@ export class QueueStore {
     this.flushSettled();
     return { received: this.#s.pruneReceived.run(receivedBefore).changes, routed: this.#s.pruneRouted.run(routedBefore).changes };
   }
+}
+
+/**
+ * Runs `flush` once after `delayMs`; if it throws (a locked or full database), again a second
+ * later, and so on, rather than letting the error escape a timer. `track` learns each timer.
+ */
+function retrying(flush: () => void, delayMs: number, track: (timer: NodeJS.Timeout | undefined) => void): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    track(undefined);
+    try {
+      flush();
+    } catch {
+      track(retrying(flush, 1000, track));
+    }
+  }, delayMs);
+  timer.unref();
+  return timer;
 }
 
 function prepare(db: BetterSqlite3.Database) {

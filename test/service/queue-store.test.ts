@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../service/link/frames.js';
@@ -142,6 +143,35 @@ describe('queue store: batches come from what was just committed, and match the 
     expect(settled.recalledInFlight.map((r) => r.envId)).toEqual([sent[5]?.id]);
     expect(onDisk()).toBe(0);
     expect(queue.depth(PEER)).toBe(0);
+  });
+
+  it('keeps acknowledgements set aside when their delete fails (a locked database), and deletes them on a later try', async () => {
+    const { queue } = await stores();
+    const now = Date.now();
+    const sent = [envelope(), envelope()];
+    queue.enqueue(
+      sent.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    const sqlite = store?.sqlite as BetterSqlite3.Database;
+    sqlite.pragma('busy_timeout = 20');
+    const other = new BetterSqlite3(sqlite.name);
+    const onDisk = () => (other.prepare('select count(*) as n from outbox').get() as { n: number }).n;
+    try {
+      other.prepare('begin immediate').run();
+      queue.settle(PEER, [sent[0]?.id as string], [], now, 'a.example', queue.recalls);
+      // The timer's flush meets the lock: no exception escapes, nothing is lost.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      other.prepare('commit').run();
+      expect(onDisk()).toBe(2);
+      expect(queue.readBatch(PEER, 10, 2 ** 21).rows.map((r) => r.envId)).toEqual([sent[1]?.id]);
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect(onDisk()).toBe(1);
+      expect(queue.depth(PEER)).toBe(1);
+    } finally {
+      other.close();
+    }
   });
 
   it('falls back to the outbox for rows queued before a restart and for a queue over its memory budget', async () => {
