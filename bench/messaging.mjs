@@ -24,6 +24,7 @@
  *   --backlog 100000 --backlog-batch 500 --phases throughput,latency,backlog
  *   --no-heap-poll (skip the once-a-second /metrics scrape of both appliances)
  *   --prosody-n 20000 --prosody-lat-seconds 10 --prosody-runs 1 --skip-prosody
+ *   --log-dir <dir> (each appliance's stdout and stderr appended to <dir>/<domain>.log)
  *   --prosody-summary <summary.json of an earlier run.sh>  --node-options=<flags> --appliance-env K=V,...  --cpu-prof (profiles both
  *   appliances and prints where their time went)  --out bench/results/messaging-last.md  --keep
  *   --submit http|stream (home A submits with POST /v1/envelopes, one request in flight per sender;
@@ -34,7 +35,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { SourceMap } from 'node:module';
 import { createServer } from 'node:net';
@@ -73,6 +74,7 @@ const { values: opt } = parseArgs({
     out: { type: 'string', default: join('bench', 'results', 'messaging-last.md') },
     keep: { type: 'boolean', default: false },
     'no-heap-poll': { type: 'boolean', default: false },
+    'log-dir': { type: 'string' },
     submit: { type: 'string', default: 'http' },
     'lat-submit': { type: 'string', default: 'http,stream' },
   },
@@ -515,6 +517,12 @@ async function startAppliance(appliance, profileDir) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
+  if (opt['log-dir']) {
+    mkdirSync(opt['log-dir'], { recursive: true });
+    const log = createWriteStream(join(opt['log-dir'], `${appliance.domain}.log`), { flags: 'a' });
+    child.stdout.on('data', (d) => log.write(d));
+    child.stderr.on('data', (d) => log.write(d));
+  }
   let tail = '';
   const keep = (d) => {
     tail = (tail + d.toString()).slice(-20_000);
