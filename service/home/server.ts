@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { z } from 'zod';
@@ -26,6 +25,7 @@ import {
   type LookupResult,
 } from './contract.js';
 import type { Directory } from './directory.js';
+import { jsonBody } from './json-body.js';
 
 export interface HomeServerOptions {
   host: string;
@@ -121,7 +121,7 @@ export class HomeServer {
         throw new ConsulateError('unauthorized', 'missing, wrong or revoked API key (Authorization: Bearer csk_…)', { status: 401 });
       return next();
     });
-    app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64mb' }));
+    app.use(jsonBody(64 * 1024 * 1024));
 
     router.get('/health', (ctx) => {
       ctx.body = { status: 'ok' };

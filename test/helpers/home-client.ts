@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { ulid } from 'ulid';
 
 export interface InboundItem {
@@ -28,6 +29,39 @@ export class HomeClient {
     });
     const text = await response.text();
     return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /**
+   * POSTs raw bytes with node:http, so a test controls the headers: without `content-length` the
+   * body goes chunked, and `declaredLength` announces more bytes than are sent.
+   */
+  raw(path: string, body: string, headers: Record<string, string> = {}, declaredLength?: number): Promise<{ status: number; code: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.key}`,
+          'content-type': 'application/json',
+          ...headers,
+          ...(declaredLength === undefined ? {} : { 'content-length': String(declaredLength) }),
+        },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { error?: { code: string } }).error?.code ?? '' });
+          req.destroy();
+        });
+      });
+      if (declaredLength === undefined) {
+        // two writes: the second after a turn, so the body really arrives in chunks
+        req.write(body.slice(0, 10));
+        setImmediate(() => req.end(body.slice(10)));
+      } else req.write(body);
+    });
   }
 
   putUser(user: string, keyBundle: Uint8Array, displayName = user) {

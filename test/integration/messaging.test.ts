@@ -127,6 +127,25 @@ describe('federated messaging between two appliances', () => {
       const result = await homeA.call<{ error: { code: string } }>('POST', '/v1/envelopes', body);
       expect([result.status, result.body.error.code]).toEqual([status, code]);
     }
+    // The body itself: not JSON, a smuggled __proto__, compressed, or announcing more than 64 MiB — refused before any handler.
+    const one = (extra: string) =>
+      `{"envelopes":[{${extra}"id":"01J00000000000000000000006","from":"alice@a.example","to":["bob@b.example"],"type":"message","ts":1,"body":""}]}`;
+    expect(await homeA.raw('/v1/envelopes', '{"envelopes": [')).toEqual({ status: 400, code: 'bad_request' });
+    expect(
+      await homeA.raw('/v1/envelopes', one('"__proto__":{"from":"bob@b.example"},'), {
+        'content-length': String(one('"__proto__":{"from":"bob@b.example"},').length),
+      }),
+    ).toEqual({
+      status: 400,
+      code: 'bad_request',
+    });
+    expect(await homeA.raw('/v1/envelopes', one(''), { 'content-encoding': 'gzip', 'content-length': String(one('').length) })).toEqual({
+      status: 415,
+      code: 'bad_request',
+    });
+    expect(await homeA.raw('/v1/envelopes', '{"envelopes":[', {}, 64 * 1024 * 1024 + 1)).toEqual({ status: 413, code: 'too_large' });
+    // A chunked body (no Content-Length) is read whole: this one parses and reaches the sender check.
+    expect(await homeA.raw('/v1/envelopes', one('').replace('alice@', 'mallory@'))).toEqual({ status: 403, code: 'unknown_sender' });
     // A batch with one bad envelope stores none of the good ones either.
     const good = { id: '01J00000000000000000000004', from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: '' };
     const mixed = await homeA.call<{ error: { code: string } }>('POST', '/v1/envelopes', {
