@@ -26,6 +26,7 @@ import { QueueStore } from './queue/queue-store.js';
 import { EnvelopeArchive } from './compliance/archive.js';
 import { resolveKek } from './identity/kek.js';
 import { LinkManager, type FrameHandlers, type LinkManagerOptions } from './link/manager.js';
+import { Checkpointer } from './store/checkpointer.js';
 import { openStore, type Store } from './store/database.js';
 import type { Logger } from './telemetry/logger.js';
 import { createMetrics } from './telemetry/metrics.js';
@@ -63,6 +64,7 @@ export class Service {
   readonly startedAt: Date;
   readonly peerStatus: PeerStatusBoard;
   #store: Store | undefined;
+  #checkpointer: Checkpointer | undefined;
   #admin: AdminServer | undefined;
   #federation: FederationListener | undefined;
   #certs: CertManager | undefined;
@@ -214,6 +216,7 @@ export class Service {
     try {
       const store = await openStore({ dataDir: this.dataDir, logger: this.logger });
       this.#store = store;
+      if (this.config.storage.checkpointThread) this.#checkpointer = new Checkpointer(store, { logger: this.logger, metrics: this.metrics });
       this.#components['store'] = { ready: true, detail: `schema v${store.schemaVersion}` };
 
       this.#identities = new IdentityStore(store.db, resolveKek(this.dataDir, this.#options.env ?? process.env));
@@ -455,6 +458,8 @@ export class Service {
     // Acknowledged envelopes set aside for a joint delete: deleted now, before the database closes.
     this.#queue?.flushSettled();
     this.#queue?.flushHomeAcks();
+    await this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
     const store = this.#store;
     this.#store = undefined;
     await store?.close();

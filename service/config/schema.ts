@@ -84,6 +84,12 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  storage: z
+    .strictObject({
+      /** WAL checkpoints in a worker thread (about 10 MB more RSS) rather than inside a commit on the service's thread. */
+      checkpointThread: z.boolean().default(true),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

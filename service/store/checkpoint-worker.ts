@@ -1,0 +1,50 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * Runs in a worker thread: its own connection to the database copies committed WAL frames back
+ * into the database file (PASSIVE checkpoints, which never wait for and never block the writer).
+ * See checkpointer.ts for why.
+ */
+export interface CheckpointReport {
+  type: 'ready' | 'checkpoint' | 'error';
+  /** Frames in the WAL and how many of them are in the database file, after this checkpoint. */
+  log?: number;
+  checkpointed?: number;
+  message?: string;
+}
+
+const { path, intervalMs } = workerData as { path: string; intervalMs: number };
+const port = parentPort!;
+const post = (report: CheckpointReport): void => port.postMessage(report);
+
+let db: BetterSqlite3.Database;
+try {
+  db = new BetterSqlite3(path, { fileMustExist: true });
+  post({ type: 'ready' });
+} catch (error) {
+  post({ type: 'error', message: (error as Error).message });
+  process.exit(1);
+}
+
+let last = '';
+const timer = setInterval(() => {
+  try {
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    if (!row) return;
+    const now = `${row.log}/${row.checkpointed}`;
+    if (now !== last) post({ type: 'checkpoint', log: row.log, checkpointed: row.checkpointed });
+    last = now;
+  } catch (error) {
+    clearInterval(timer);
+    post({ type: 'error', message: (error as Error).message });
+    process.exit(1);
+  }
+}, intervalMs);
+
+port.on('message', (message: unknown) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  db.close();
+  port.close();
+});
