@@ -7,18 +7,17 @@ import { z } from 'zod';
 /** Every schema of the home API with its OpenAPI component name. */
 export const homeApiRegistry = z.registry<{ id: string }>();
 
-const address = z
-  .string()
-  .regex(/^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/, 'must be user@domain')
-  .describe('user@domain');
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64')
-  .describe('base64 (standard or URL-safe)');
-const ulid = z
-  .string()
-  .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID')
-  .describe('ULID');
+/** Patterns shared with the submit fast path (submit-check.ts), so the two cannot disagree. */
+export const ADDRESS_PATTERN = /^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/;
+export const BASE64_PATTERN = /^[A-Za-z0-9+/_-]*={0,2}$/;
+export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+export const ENVELOPE_TYPES = ['message', 'recall', 'receipt', 'call'] as const;
+export const MAX_RECIPIENTS = 1000;
+export const MAX_ENVELOPES = 5000;
+
+const address = z.string().regex(ADDRESS_PATTERN, 'must be user@domain').describe('user@domain');
+const base64 = z.string().regex(BASE64_PATTERN, 'must be base64').describe('base64 (standard or URL-safe)');
+const ulid = z.string().regex(ULID_PATTERN, 'must be a ULID').describe('ULID');
 
 export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).register(homeApiRegistry, { id: 'Error' });
 
@@ -48,13 +47,13 @@ export const envelopeIn = z
   .strictObject({
     id: ulid,
     from: address,
-    to: z.array(address).min(1).max(1000),
-    type: z.enum(['message', 'recall', 'receipt', 'call']),
+    to: z.array(address).min(1).max(MAX_RECIPIENTS),
+    type: z.enum(ENVELOPE_TYPES),
     ts: z.number().int().nonnegative(),
     body: base64,
   })
   .register(homeApiRegistry, { id: 'Envelope' });
-export const submitRequest = z.strictObject({ envelopes: z.array(envelopeIn).min(1).max(5000) }).register(homeApiRegistry, { id: 'SubmitRequest' });
+export const submitRequest = z.strictObject({ envelopes: z.array(envelopeIn).min(1).max(MAX_ENVELOPES) }).register(homeApiRegistry, { id: 'SubmitRequest' });
 export const submitResponse = z.object({ accepted: z.array(z.string()), duplicates: z.array(z.string()) }).register(homeApiRegistry, { id: 'SubmitResponse' });
 
 const streamTag = z.union([z.string().max(200), z.number()]).describe('any value of the client, echoed in the answer to this message');
