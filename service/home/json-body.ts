@@ -39,10 +39,14 @@ function tooLarge(limitBytes: number): ConsulateError {
   return new ConsulateError('too_large', `request body exceeds ${limitBytes / 1048576} MiB; send fewer envelopes per request`, { status: 413 });
 }
 
-function readBody(req: NodeJS.ReadableStream & { complete?: boolean }, length: number | undefined, limitBytes: number): Promise<Buffer> {
+/** Up to this declared length the final Buffer is allocated before the bytes arrive; a larger body is joined when complete, so a request that only announces a large body reserves nothing. */
+const PREALLOCATE_MAX = 1024 * 1024;
+
+function readBody(req: NodeJS.ReadableStream, length: number | undefined, limitBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    // With a declared length the bytes go straight into their final Buffer; otherwise (chunked) they are joined once at the end.
-    const whole = length === undefined ? undefined : Buffer.allocUnsafe(length);
+    // With a declared length the bytes go straight into their final Buffer; otherwise (chunked, or large) they are joined once at the end.
+    const whole = length !== undefined && length <= PREALLOCATE_MAX ? Buffer.allocUnsafe(length) : undefined;
+    const expected = length ?? limitBytes;
     const chunks: Buffer[] = [];
     let received = 0;
     const done = (error?: Error): void => {
@@ -60,14 +64,15 @@ function readBody(req: NodeJS.ReadableStream & { complete?: boolean }, length: n
         if (received + chunk.length > whole.length) return done(new ConsulateError('bad_request', 'request body is longer than its Content-Length'));
         chunk.copy(whole, received);
       } else {
-        if (received + chunk.length > limitBytes) return done(tooLarge(limitBytes));
+        if (received + chunk.length > expected)
+          return done(length === undefined ? tooLarge(limitBytes) : new ConsulateError('bad_request', 'request body is longer than its Content-Length'));
         chunks.push(chunk);
       }
       received += chunk.length;
     };
     const onEnd = (): void => {
       done();
-      if (whole && received !== whole.length) return reject(new ConsulateError('bad_request', 'request body is shorter than its Content-Length'));
+      if (length !== undefined && received !== length) return reject(new ConsulateError('bad_request', 'request body is shorter than its Content-Length'));
       resolve(whole ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)));
     };
     const onError = (error: Error): void => done(new ConsulateError('bad_request', `request body could not be read: ${error.message}`));
