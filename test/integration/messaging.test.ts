@@ -166,6 +166,9 @@ describe('federated messaging between two appliances', () => {
     await restartB();
     expectExactlyOnceInOrder(await homeB.receive(200), bodies);
     await waitFor(async () => (await metric(a.service!, 'consulate_outbox_depth{peer="b.example"}')) === 0, 10_000, 'outbox drained');
+    // The WAL went into the database file from the checkpoint thread, not from a commit on the service's thread.
+    for (const side of [a, b])
+      await waitFor(async () => ((await metric(side.service!, 'consulate_db_checkpoints_total')) ?? 0) > 0, 3000, 'a background checkpoint');
   }, 60_000);
 
   it('delivers exactly once when the receiver is killed with SIGKILL in the middle of batches', async () => {
