@@ -545,9 +545,9 @@ function handshakeCosts(sodium: Sodium, identity: IdentityKey, ms: number): Arra
   const b = generateKeyPairSync('x25519');
   const steps: Array<[string, number, () => void]> = [
     ['X25519 DH (es, ss, ee, se on each side)', 8, () => sodium.crypto_scalarmult(scalar, point)],
-    ['ephemeral generateKeyPair (randombytes_buf + base mult)', 2, () => generateKeyPair()],
+    ['ephemeral generateKeyPair (node:crypto randomBytes + base mult)', 2, () => generateKeyPair()],
     ['static key pair re-derived in HandshakeState (base mult)', 2, () => keyPairFromSecretKey(scalar)],
-    ['Ed25519 public key to X25519 (own key, pin, pin check)', 4, () => ed25519PublicKeyToX25519(identity.publicKey)],
+    ['Ed25519 public key to X25519 (once per key: handshake.ts remembers it)', 0, () => ed25519PublicKeyToX25519(identity.publicKey)],
     ['BLAKE2b-512 (HMAC/HKDF and MixHash, ~37 per side)', 74, () => sodium.crypto_generichash(64, block, null)],
     ['for comparison: node:crypto X25519 DH (OpenSSL)', 0, () => diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })],
     ['for comparison: node:crypto randomBytes(32)', 0, () => randomBytes(32)],

@@ -6,7 +6,7 @@ type EncoderOptions = ConstructorParameters<typeof Encoder>[0];
 import type { IdentityKey } from '../identity/identity.js';
 import { fromBase64Url } from '../crypto/sodium.js';
 import { LinkError, isLinkErrorCode, type LinkErrorCode } from './errors.js';
-import { HandshakeState, ed25519KeyPairToX25519, ed25519PublicKeyToX25519, ready } from './noise.js';
+import { HandshakeState, ed25519KeyPairToX25519, ed25519PublicKeyToX25519, ready, type KeyPair } from './noise.js';
 import type { TransportCiphers } from './session.js';
 
 export const protocolName = 'Noise_IK_25519_ChaChaPoly_BLAKE2b';
@@ -15,6 +15,33 @@ export const linkPath = '/_consulate/v1/link';
 export const linkVersion = 1;
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, int64AsNumber: true } as EncoderOptions);
+
+/**
+ * Converting an Ed25519 key to X25519 costs about 0.1 ms of libsodium WebAssembly, and a
+ * handshake did it four times (our key pair on each side, the pin on each side) for keys that
+ * rarely change: the conversions are remembered. Pins by their text (bounded; a pin that fails to
+ * convert is not remembered), our own key pairs for as long as the identity object lives.
+ * HandshakeState copies the key pair it is given and wipes only its copy.
+ */
+const pinConversions = new Map<string, Uint8Array>();
+const PIN_CONVERSIONS_MAX = 1024;
+const ownConversions = new WeakMap<IdentityKey, KeyPair>();
+
+function pinToX25519(pin: string): Uint8Array {
+  let converted = pinConversions.get(pin);
+  if (!converted) {
+    converted = ed25519PublicKeyToX25519(fromBase64Url(pin));
+    if (pinConversions.size >= PIN_CONVERSIONS_MAX) pinConversions.clear();
+    pinConversions.set(pin, converted);
+  }
+  return converted;
+}
+
+function ownStatic(identity: IdentityKey): KeyPair {
+  let pair = ownConversions.get(identity);
+  if (!pair) ownConversions.set(identity, (pair = ed25519KeyPairToX25519(identity)));
+  return pair;
+}
 
 /** First handshake payload, initiator → responder. */
 export interface DialerClaim {
@@ -41,8 +68,8 @@ export async function initiate(
     protocolName,
     initiator: true,
     prologue,
-    staticKeyPair: ed25519KeyPairToX25519(options.identity),
-    remoteStaticPublicKey: ed25519PublicKeyToX25519(fromBase64Url(options.peerKey)),
+    staticKeyPair: ownStatic(options.identity),
+    remoteStaticPublicKey: pinToX25519(options.peerKey),
   });
   const claim: DialerClaim = { v: linkVersion, from: options.ownDomain, to: options.peerDomain, ts: (options.now ?? Date.now)() };
   send(handshake.writeMessage(cbor.encode(claim)));
@@ -97,7 +124,7 @@ export async function respond(
   let handshake: HandshakeState | undefined;
   let payload: Uint8Array | undefined;
   for (const identity of options.identities) {
-    const candidate = new HandshakeState({ protocolName, initiator: false, prologue, staticKeyPair: ed25519KeyPairToX25519(identity) });
+    const candidate = new HandshakeState({ protocolName, initiator: false, prologue, staticKeyPair: ownStatic(identity) });
     try {
       payload = candidate.readMessage(firstMessage);
       handshake = candidate;
@@ -136,7 +163,7 @@ export async function respond(
 export function staticMatchesPins(remoteStatic: Uint8Array, pinnedKeys: string[]): boolean {
   return pinnedKeys.some((key) => {
     try {
-      return Buffer.from(ed25519PublicKeyToX25519(fromBase64Url(key))).equals(Buffer.from(remoteStatic));
+      return Buffer.from(pinToX25519(key)).equals(Buffer.from(remoteStatic));
     } catch {
       return false;
     }
