@@ -455,14 +455,18 @@ export class Service {
     const federation = this.#federation;
     this.#federation = undefined;
     await federation?.close();
-    // Acknowledged envelopes set aside for a joint delete: deleted now, before the database closes.
-    this.#queue?.flushSettled();
-    this.#queue?.flushHomeAcks();
-    await this.#checkpointer?.stop();
-    this.#checkpointer = undefined;
-    const store = this.#store;
-    this.#store = undefined;
-    await store?.close();
+    try {
+      // Acknowledged envelopes set aside for a joint delete: deleted now, before the database closes.
+      // (If that fails, e.g. a locked database, the peer's and the home's acks are simply repeated after the restart.)
+      this.#queue?.flushSettled();
+      this.#queue?.flushHomeAcks();
+    } finally {
+      await this.#checkpointer?.stop();
+      this.#checkpointer = undefined;
+      const store = this.#store;
+      this.#store = undefined;
+      await store?.close();
+    }
   }
 }
 

@@ -116,7 +116,8 @@ export class EnvelopeRouter {
   start(): void {
     // What was on its way when this process stopped may have reached the peer: the batches in
     // flight and the acks set aside, all at the head of the queue.
-    const head = (this.#o.inFlight ?? 2) * (this.#o.batchSize ?? 1000) + this.#o.queue.maxSetAside;
+    // (One batch more than may be in flight: acks set aside can reach maxSetAside plus the batch whose settle passed it.)
+    const head = ((this.#o.inFlight ?? 2) + 1) * (this.#o.batchSize ?? 1000) + this.#o.queue.maxSetAside;
     for (const [peer, depth] of this.#o.queue.depths()) {
       if (depth > 0) this.#uncertain.set(peer, new Set(this.#o.queue.headIds(peer, head)));
       this.kick(peer);
@@ -407,7 +408,11 @@ export class EnvelopeRouter {
       }
       return true;
     } catch (error) {
+      // The peer stored the batch but settling it here failed (a locked database): it stays
+      // queued and goes again, and until then counts as possibly delivered, so that a recall
+      // meanwhile still sends a recall envelope.
       this.#retryLater(peer, error);
+      this.#unanswered(peer, batch);
       return false;
     }
   }

@@ -11,12 +11,12 @@ import { ConsulateError } from '../errors.js';
  * `__proto__` needs no scan here: JSON.parse makes it an ordinary own property, and every home API
  * schema is a strict object, so such a key is refused as unknown before any handler sees it.
  *
- * Only `application/json` bodies of POST, PUT and PATCH are read; anything else leaves the body
+ * Only `application/json` (and `+json`) bodies of POST, PUT and PATCH are read, UTF-8 with or without a byte order mark; anything else leaves the body
  * undefined, which the handler's schema refuses. Compressed bodies are refused (`bad_request`).
  */
 export function jsonBody(limitBytes: number): Middleware {
   return async (ctx, next) => {
-    if ((ctx.method !== 'POST' && ctx.method !== 'PUT' && ctx.method !== 'PATCH') || !ctx.is('application/json')) return next();
+    if ((ctx.method !== 'POST' && ctx.method !== 'PUT' && ctx.method !== 'PATCH') || !ctx.is('application/json', '+json')) return next();
     const encoding = ctx.get('content-encoding');
     if (encoding && encoding.toLowerCase() !== 'identity')
       throw new ConsulateError('bad_request', `Content-Encoding ${encoding} is not accepted; send the JSON uncompressed`, { status: 415 });
@@ -26,7 +26,9 @@ export function jsonBody(limitBytes: number): Middleware {
     const raw = await readBody(ctx.req, length, limitBytes);
     let parsed: unknown;
     try {
-      parsed = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
+      // A leading UTF-8 byte order mark is allowed (RFC 8259 §8.1 lets a parser ignore it).
+      const start = raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
+      parsed = raw.length === start ? undefined : JSON.parse(raw.toString('utf8', start));
     } catch (error) {
       throw new ConsulateError('bad_request', `request body is not valid JSON: ${(error as Error).message}`);
     }

@@ -321,6 +321,9 @@ export class HomeServer {
       }
     });
     ws.on('close', () => this.#streams.delete(stream));
+    // A protocol error (a message over 4 MiB, a bad frame): ws closes the stream itself (1009, 1002);
+    // without a listener the error would end the whole process.
+    ws.on('error', (error) => this.#o.logger.warn({ err: error.message, key: keyId }, 'home stream closed after a protocol error'));
     this.#push(stream);
   }
 

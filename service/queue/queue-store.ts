@@ -258,21 +258,30 @@ export class QueueStore {
    * flight), within the count and byte limits; `complete`: nothing else was queued when they were read.
    */
   readBatch(peer: string, limit: number, maxBytes: number, afterSeq = -1): { rows: OutboxRow[]; complete: boolean } {
-    const rows = this.#recentAfter(peer, afterSeq, limit) ?? (this.#s.batch.all(peer, afterSeq, limit) as OutboxRow[]);
     const settled = this.#settled.get(peer)?.ids;
-    let bytes = 0;
-    let skipped = 0;
-    const out: OutboxRow[] = [];
-    for (const row of rows) {
-      if (settled?.has(row.envId)) {
-        skipped++;
+    for (let after = afterSeq; ;) {
+      const rows = this.#recentAfter(peer, after, limit) ?? (this.#s.batch.all(peer, after, limit) as OutboxRow[]);
+      let bytes = 0;
+      let skipped = 0;
+      const out: OutboxRow[] = [];
+      for (const row of rows) {
+        if (settled?.has(row.envId)) {
+          skipped++;
+          continue;
+        }
+        bytes += row.body.length + ROW_OVERHEAD;
+        if (out.length > 0 && bytes > maxBytes) break;
+        out.push(row);
+      }
+      // A whole read of acknowledgements set aside for deletion: read on past them. An empty batch
+      // that is not complete would have the drain read the same rows again without end, and the
+      // timer that deletes them would never get its turn.
+      if (out.length === 0 && rows.length === limit) {
+        after = (rows.at(-1) as OutboxRow).seq;
         continue;
       }
-      bytes += row.body.length + ROW_OVERHEAD;
-      if (out.length > 0 && bytes > maxBytes) break;
-      out.push(row);
+      return { rows: out, complete: rows.length < limit && out.length + skipped === rows.length };
     }
-    return { rows: out, complete: rows.length < limit && out.length + skipped === rows.length };
   }
 
   /** The ids at the head of a peer's queue, oldest first (what may have been on its way when the process stopped). */

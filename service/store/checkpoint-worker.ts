@@ -31,7 +31,8 @@ let last = '';
 const timer = setInterval(() => {
   try {
     const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-    if (!row) return;
+    // -1 / -1: another connection (the service, over the high-water mark) was checkpointing; nothing to report.
+    if (!row || row.log < 0 || row.checkpointed < 0) return;
     const now = `${row.log}/${row.checkpointed}`;
     if (now !== last) post({ type: 'checkpoint', log: row.log, checkpointed: row.checkpointed });
     last = now;

@@ -71,7 +71,7 @@ export class Checkpointer {
       } else if (report.type === 'checkpoint') {
         const log = report.log ?? 0;
         pending?.set(log - (report.checkpointed ?? 0));
-        if (report.checkpointed) checkpoints?.inc();
+        if ((report.checkpointed ?? 0) > 0) checkpoints?.inc();
         if (this.#stopping || !store.sqlite.open) return;
         if (!this.#overflow && log > HIGH_WATER_PAGES) {
           this.#overflow = true;

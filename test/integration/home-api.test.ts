@@ -154,6 +154,16 @@ describe('home API: stream, suspend, queue cap, sever', () => {
     expect(status).toBe(401);
   });
 
+  it('closes a stream whose message is over 4 MiB with 1009, and goes on serving', async () => {
+    const { key } = a.apiKeys.create('oversized sender');
+    const ws = new WebSocket(`${a.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: `Bearer ${key}` } });
+    await new Promise((resolve) => ws.once('open', resolve));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send('x'.repeat(4 * 1024 * 1024 + 1));
+    expect(await closed).toBe(1009);
+    expect((await fetch(`${a.homeUrl}/v1/health`)).status).toBe(200);
+  });
+
   it('takes submissions on the stream in order without waiting for each answer, refuses bad ones whole, and closes the stream when its key is revoked', async () => {
     const { key, info } = a.apiKeys.create('stream sender');
     const sender = new WebSocket(`${a.homeUrl.replace('http', 'ws')}/v1/inbound/stream`, { headers: { authorization: `Bearer ${key}` } });

@@ -146,6 +146,11 @@ describe('federated messaging between two appliances', () => {
     expect(await homeA.raw('/v1/envelopes', '{"envelopes":[', {}, 64 * 1024 * 1024 + 1)).toEqual({ status: 413, code: 'too_large' });
     // A chunked body (no Content-Length) is read whole: this one parses and reaches the sender check.
     expect(await homeA.raw('/v1/envelopes', one('').replace('alice@', 'mallory@'))).toEqual({ status: 403, code: 'unknown_sender' });
+    // So is a +json media type with a UTF-8 byte order mark.
+    expect(await homeA.raw('/v1/envelopes', `\ufeff${one('').replace('alice@', 'mallory@')}`, { 'content-type': 'application/vnd.api+json' })).toEqual({
+      status: 403,
+      code: 'unknown_sender',
+    });
     // A batch with one bad envelope stores none of the good ones either.
     const good = { id: '01J00000000000000000000004', from: 'alice@a.example', to: ['bob@b.example'], type: 'message', ts: 1, body: '' };
     const mixed = await homeA.call<{ error: { code: string } }>('POST', '/v1/envelopes', {

@@ -145,6 +145,32 @@ describe('queue store: batches come from what was just committed, and match the 
     expect(queue.depth(PEER)).toBe(0);
   });
 
+  it('reads past a head of acknowledgements set aside for deletion instead of answering an empty batch with more queued', async () => {
+    const { queue, fromDisk } = await stores();
+    const now = Date.now();
+    const sent = Array.from({ length: 1500 }, () => envelope(16));
+    queue.enqueue(
+      sent.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+      now,
+      HOUR,
+    );
+    // After a restart batches come from the outbox; a whole batch's worth of acks waits for its delete.
+    const restarted = fromDisk();
+    restarted.settle(
+      PEER,
+      sent.slice(0, 1000).map((e) => e.id),
+      [],
+      now,
+      'a.example',
+      restarted.recalls,
+    );
+    const { rows, complete } = restarted.readBatch(PEER, 1000, 2 ** 21);
+    expect(rows.map((r) => r.envId)).toEqual(sent.slice(1000).map((e) => e.id));
+    expect(complete).toBe(true);
+    restarted.flushSettled();
+    expect(restarted.depth(PEER)).toBe(500);
+  });
+
   it('keeps acknowledgements set aside when their delete fails (a locked database), and deletes them on a later try', async () => {
     const { queue } = await stores();
     const now = Date.now();
