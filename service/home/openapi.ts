@@ -7,12 +7,13 @@ const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ content: { 'application/json': { schema: ref(id) } } });
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [String(code), { description: errorText[code] ?? 'error', ...json('Error') }]));
 const errorText: Record<number, string> = {
-  400: 'bad_request: the body does not match the schema',
+  400: 'bad_request: the body is not JSON or does not match the schema',
   401: 'unauthorized: missing, wrong or revoked API key',
   403: 'unknown_sender, not_whitelisted or capability_denied',
   404: 'not_found',
   409: 'duplicate_id: the id is used by another sender',
-  413: 'too_large: a body exceeds the peer limit',
+  413: 'too_large: an envelope body exceeds the peer limit, or the request body 64 MiB',
+  415: 'bad_request: a compressed request body (send it uncompressed)',
   502: 'peer_unreachable',
   503: 'queue_full: the peer queue is at its limit',
 };
@@ -65,7 +66,7 @@ export function homeApiDocument(): Record<string, unknown> {
           description:
             'All envelopes are validated first; any problem refuses the whole request and nothing is stored. 202 means every envelope is durably queued. Resubmitting an id is a no-op (listed in duplicates).',
           requestBody: { required: true, ...json('SubmitRequest') },
-          responses: { '202': { description: 'durably queued', ...json('SubmitResponse') }, ...errors(400, 401, 403, 409, 413, 503) },
+          responses: { '202': { description: 'durably queued', ...json('SubmitResponse') }, ...errors(400, 401, 403, 409, 413, 415, 503) },
         },
       },
       '/v1/envelopes/{id}/recall': {
