@@ -385,8 +385,11 @@ export class HomeServer {
 
   async close(): Promise<void> {
     for (const wake of this.#waiters) wake();
+    const pending = [...this.#streams].map((s) => s.submits);
     for (const s of this.#streams) s.ws.terminate();
     this.#wss.close();
     await closeServer(this.server, 1000);
+    // Submissions a stream had already queued finish (each one commits or fails whole) before the service goes on to close the store.
+    await Promise.allSettled(pending);
   }
 }
