@@ -17,6 +17,13 @@ const AUTOCHECKPOINT_PAGES = 1000;
 const HIGH_WATER_PAGES = 4 * AUTOCHECKPOINT_PAGES;
 
 /**
+ * starting: the worker is opening the database, SQLite checkpoints as usual;
+ * worker: the worker alone checkpoints; service: the WAL is over HIGH_WATER_PAGES and the
+ * service checkpoints too until it is short again; stopped: stopped, failed, or no worker.
+ */
+type State = 'starting' | 'worker' | 'service' | 'stopped';
+
+/**
  * Checkpoints the WAL from a worker thread instead of inside whichever commit happens to push the
  * WAL past 1000 pages. With synchronous=NORMAL a commit writes to the WAL without fsync, but a
  * checkpoint copies the pages into the database file and fsyncs both files; done on the service's
@@ -32,30 +39,24 @@ export class Checkpointer {
   readonly #worker: Worker | undefined;
   readonly #store: Store;
   readonly #logger: Logger;
-  #stopping = false;
-  #active = false;
-  /** The WAL passed HIGH_WATER_PAGES: the service checkpoints itself until it is short again. */
-  #overflow = false;
+  #state: State = 'starting';
 
   constructor(store: Store, options: { logger: Logger; metrics?: Registry; intervalMs?: number }) {
     this.#store = store;
     this.#logger = options.logger;
-    const pending = options.metrics
-      ? new Gauge({ name: 'consulate_db_wal_pending_pages', help: 'WAL pages not yet copied into the database file', registers: [options.metrics] })
-      : undefined;
-    const checkpoints = options.metrics
-      ? new Counter({
-          name: 'consulate_db_checkpoints_total',
-          help: 'WAL checkpoints that copied pages, by the background checkpointer',
-          registers: [options.metrics],
-        })
-      : undefined;
     const script = new URL('./checkpoint-worker.js', import.meta.url);
     if (!existsSync(fileURLToPath(script))) {
       // Running from the TypeScript sources (unit tests): there is no compiled worker; SQLite checkpoints as usual.
-      this.#stopping = true;
+      this.#state = 'stopped';
       return;
     }
+    const registers = options.metrics ? [options.metrics] : [];
+    const pending = new Gauge({ name: 'consulate_db_wal_pending_pages', help: 'WAL pages not yet copied into the database file', registers });
+    const checkpoints = new Counter({
+      name: 'consulate_db_checkpoints_total',
+      help: 'WAL checkpoints that copied pages, by the background checkpointer',
+      registers,
+    });
     const worker = new Worker(script, {
       workerData: { path: store.path, intervalMs: options.intervalMs ?? 100 },
       // Its whole job is one pragma: a small heap keeps the thread's memory small.
@@ -64,40 +65,33 @@ export class Checkpointer {
     this.#worker = worker;
     worker.unref();
     worker.on('message', (report: CheckpointReport) => {
-      if (report.type === 'ready') {
-        if (this.#stopping) return;
-        store.sqlite.pragma('wal_autocheckpoint = 0');
-        this.#active = true;
-      } else if (report.type === 'checkpoint') {
-        const log = report.log ?? 0;
-        pending?.set(log - (report.checkpointed ?? 0));
-        if ((report.checkpointed ?? 0) > 0) checkpoints?.inc();
-        if (this.#stopping || !store.sqlite.open) return;
-        if (!this.#overflow && log > HIGH_WATER_PAGES) {
-          this.#overflow = true;
-          store.sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-        } else if (this.#overflow && log < AUTOCHECKPOINT_PAGES) {
-          this.#overflow = false;
-          store.sqlite.pragma('wal_autocheckpoint = 0');
-        }
-      } else this.#fallBack(report.message ?? 'failed');
+      if (report.type === 'error') return this.#fallBack(report.message ?? 'failed');
+      if (report.type === 'ready') return this.#enter('worker');
+      const log = report.log ?? 0;
+      pending.set(log - (report.checkpointed ?? 0));
+      if ((report.checkpointed ?? 0) > 0) checkpoints.inc();
+      if (this.#state === 'worker' && log > HIGH_WATER_PAGES) this.#enter('service');
+      else if (this.#state === 'service' && log < AUTOCHECKPOINT_PAGES) this.#enter('worker');
     });
     worker.on('error', (error) => this.#fallBack(error.message));
-    worker.on('exit', (code) => {
-      if (!this.#stopping) this.#fallBack(`exited with code ${code}`);
-    });
+    worker.on('exit', (code) => this.#fallBack(`exited with code ${code}`));
   }
 
   /** Whether checkpoints currently run in the worker alone (not before it is ready, after a fallback, or while the WAL is over its high-water mark). */
   get active(): boolean {
-    return this.#active && !this.#overflow;
+    return this.#state === 'worker';
+  }
+
+  /** The one place the service's own automatic checkpoints are switched: off only while the worker alone does them. */
+  #enter(state: State): void {
+    if (this.#state === 'stopped') return;
+    this.#state = state;
+    if (this.#store.sqlite.open) this.#store.sqlite.pragma(`wal_autocheckpoint = ${state === 'worker' ? 0 : AUTOCHECKPOINT_PAGES}`);
   }
 
   #fallBack(reason: string): void {
-    if (this.#stopping || !this.#store.sqlite.open) return;
-    this.#stopping = true;
-    this.#active = false;
-    this.#store.sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    if (this.#state === 'stopped') return;
+    this.#enter('stopped');
     this.#logger.warn({ reason }, 'background WAL checkpointer stopped; the service checkpoints the database itself again');
     void this.#worker?.terminate();
   }
@@ -105,10 +99,8 @@ export class Checkpointer {
   /** Stops the worker; call before the store closes (its close then checkpoints what is left). */
   async stop(): Promise<void> {
     const worker = this.#worker;
-    if (this.#stopping || !worker) return;
-    this.#stopping = true;
-    this.#active = false;
-    if (this.#store.sqlite.open) this.#store.sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    if (this.#state === 'stopped' || !worker) return;
+    this.#enter('stopped');
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage('stop');
     const timeout = setTimeout(() => void worker.terminate(), 2000);
