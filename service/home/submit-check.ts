@@ -25,10 +25,10 @@ export function isPlainSubmit(value: unknown): value is SubmitRequest {
 /** The same for a submission on the stream, `{"submit": {...}, "tag": ...}` (`streamSubmit`). */
 export function isPlainStreamSubmit(value: unknown): value is { submit: SubmitRequest; tag?: string | number } {
   if (!isRecord(value)) return false;
+  const tagged = Object.hasOwn(value, 'tag');
+  if (!hasExactly(value, tagged ? ['submit', 'tag'] : ['submit'])) return false;
   const tag = value['tag'];
-  const keys = tag === undefined && !Object.hasOwn(value, 'tag') ? ['submit'] : ['submit', 'tag'];
-  if (!hasExactly(value, keys)) return false;
-  if (keys.length === 2 && !((typeof tag === 'string' && tag.length <= 200) || (typeof tag === 'number' && Number.isFinite(tag)))) return false;
+  if (tagged && !((typeof tag === 'string' && tag.length <= 200) || (typeof tag === 'number' && Number.isFinite(tag)))) return false;
   return isPlainSubmit(value['submit']);
 }
 
