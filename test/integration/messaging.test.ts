@@ -131,15 +131,8 @@ describe('federated messaging between two appliances', () => {
     const one = (extra: string) =>
       `{"envelopes":[{${extra}"id":"01J00000000000000000000006","from":"alice@a.example","to":["bob@b.example"],"type":"message","ts":1,"body":""}]}`;
     expect(await homeA.raw('/v1/envelopes', '{"envelopes": [')).toEqual({ status: 400, code: 'bad_request' });
-    expect(
-      await homeA.raw('/v1/envelopes', one('"__proto__":{"from":"bob@b.example"},'), {
-        'content-length': String(one('"__proto__":{"from":"bob@b.example"},').length),
-      }),
-    ).toEqual({
-      status: 400,
-      code: 'bad_request',
-    });
-    expect(await homeA.raw('/v1/envelopes', one(''), { 'content-encoding': 'gzip', 'content-length': String(one('').length) })).toEqual({
+    expect(await homeA.raw('/v1/envelopes', one('"__proto__":{"from":"bob@b.example"},'))).toEqual({ status: 400, code: 'bad_request' });
+    expect(await homeA.raw('/v1/envelopes', one(''), { 'content-encoding': 'gzip' })).toEqual({
       status: 415,
       code: 'bad_request',
     });
