@@ -303,6 +303,8 @@ export class EnvelopeRouter {
             inFlight.push(next.acked);
             sent++;
           }
+          // What this loop sent leaves now, not at the end of the turn.
+          if (session.open) session.flush();
           const oldest = inFlight.shift();
           if (!oldest) break;
           if (!(await oldest)) failed = true;

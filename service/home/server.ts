@@ -336,13 +336,16 @@ export class HomeServer {
     const tag = typeof message.tag === 'string' || typeof message.tag === 'number' ? { tag: message.tag } : {};
     stream.pendingSubmits++;
     if (stream.pendingSubmits >= MAX_PENDING_SUBMITS) stream.ws.pause();
+    // Answers wait for the next turn of the event loop, in order: by then the batch this
+    // commit kicked has left for the peer, so the recipient does not wait for the answer's write.
+    const answer = (message: object) => setImmediate(reply, message);
     stream.submits = stream.submits.then(async () => {
       try {
         const { submit } = isPlainStreamSubmit(message) ? message : parse(streamSubmit, message);
-        reply({ submitted: await this.#submit(submit), ...tag });
+        answer({ submitted: await this.#submit(submit), ...tag });
       } catch (error) {
         const e = this.#known(error, '/v1/inbound/stream');
-        reply({ error: { code: e.code, message: e.message }, ...tag });
+        answer({ error: { code: e.code, message: e.message }, ...tag });
       } finally {
         stream.pendingSubmits--;
         if (stream.ws.isPaused && stream.pendingSubmits < MAX_PENDING_SUBMITS) stream.ws.resume();

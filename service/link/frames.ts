@@ -94,10 +94,23 @@ export type RequestType = keyof typeof responseType;
 // Plain CBOR maps and byte strings only (no cbor-x records or typed-array tags), so
 // another implementation needs nothing beyond RFC 8949.
 // int64AsNumber: another implementation may write a timestamp as a 64-bit integer (0x1b).
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, variableMapSize: true, int64AsNumber: true } as EncoderOptions);
+const encoderOptions = { useRecords: false, mapsAsObjects: true, tagUint8Array: false, variableMapSize: true, int64AsNumber: true } as EncoderOptions;
+const encoder = new Encoder(encoderOptions);
 
 export function encodeFrame(frame: Frame): Uint8Array {
   return encoder.encode(frame);
+}
+
+// cbor-x's RESET_BUFFER_MODE (encode.js; not re-exported by its node entry): after this encode the
+// write position goes back to where it started, so the next call writes over the same bytes
+// instead of allocating a new buffer whenever the old one fills (a 1 MB deliver frame did).
+// An encoder that ignored the flag would still give the same bytes, only allocate more.
+const RESET_BUFFER_MODE = 1024;
+const transientEncoder = new Encoder(encoderOptions);
+
+/** The bytes of encodeFrame, in a buffer the next call reuses: valid only until then (the link copies them at once). */
+export function encodeFrameTransient(frame: Frame): Uint8Array {
+  return (transientEncoder.encode as (value: unknown, mode: number) => Uint8Array)(frame, RESET_BUFFER_MODE);
 }
 
 export function decodeFrame(data: Uint8Array): Frame {
@@ -133,63 +146,65 @@ const recordHeader = 3;
  * big-endian length and that many bytes. Frames written in the same turn of the event
  * loop share one Noise message: with many requests in flight, encryption and WebSocket
  * costs are paid per message, not per frame. A frame too large for one message is chunked.
+ * Records are copied into one buffer of the largest plaintext, reused for every message:
+ * the only allocation per message is the ciphertext.
  */
 export class FrameWriter {
-  #parts: Uint8Array[] = [];
+  readonly #buffer: Uint8Array;
   #size = 0;
 
-  constructor(private readonly maxPlaintext = maxNoisePlaintext) {}
+  constructor(private readonly maxPlaintext = maxNoisePlaintext) {
+    this.#buffer = new Uint8Array(maxPlaintext);
+  }
 
   get pending(): boolean {
     return this.#size > 0;
   }
 
-  /** Adds a frame; returns the plaintexts that are complete because of it (in order). */
-  add(data: Uint8Array): Uint8Array[] {
-    const ready: Uint8Array[] = [];
-    if (this.#size + recordHeader + data.length > this.maxPlaintext) {
-      const flushed = this.flush();
-      if (flushed) ready.push(flushed);
-    }
+  /**
+   * Adds a frame, copied at once (the caller may reuse `data`). `emit` gets each plaintext
+   * completed because of it, in order; a plaintext is valid only until `emit` returns.
+   */
+  add(data: Uint8Array, emit: (plaintext: Uint8Array) => void): void {
+    if (this.#size + recordHeader + data.length > this.maxPlaintext) this.flush(emit);
     const room = this.maxPlaintext - recordHeader;
     if (data.length <= room) {
-      this.#push(whole, data);
-      return ready;
+      this.#record(whole, data);
+      return;
     }
     for (let offset = 0; offset < data.length; offset += room) {
       const end = Math.min(offset + room, data.length);
-      this.#push(end === data.length ? last : more, data.subarray(offset, end));
-      ready.push(this.flush() as Uint8Array);
+      this.#record(end === data.length ? last : more, data.subarray(offset, end));
+      this.flush(emit);
     }
-    return ready;
   }
 
-  /** The pending records as one plaintext, or undefined if there are none. */
-  flush(): Uint8Array | undefined {
-    if (this.#size === 0) return undefined;
-    const out = new Uint8Array(this.#size);
-    let offset = 0;
-    for (const part of this.#parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    this.#parts = [];
+  /** Emits the pending records as one plaintext (valid until `emit` returns), if there are any. */
+  flush(emit: (plaintext: Uint8Array) => void): void {
+    if (this.#size === 0) return;
+    const plaintext = this.#buffer.subarray(0, this.#size);
     this.#size = 0;
-    return out;
+    emit(plaintext);
   }
 
-  #push(kind: number, data: Uint8Array): void {
-    this.#parts.push(Uint8Array.of(kind, data.length >>> 8, data.length & 0xff), data);
-    this.#size += recordHeader + data.length;
+  #record(kind: number, data: Uint8Array): void {
+    const at = this.#size;
+    this.#buffer[at] = kind;
+    this.#buffer[at + 1] = data.length >>> 8;
+    this.#buffer[at + 2] = data.length & 0xff;
+    this.#buffer.set(data, at + recordHeader);
+    this.#size = at + recordHeader + data.length;
   }
 }
 
 /** Encodes one frame alone into its plaintext(s): what FrameWriter does for a single frame. */
 export function chunkFrame(data: Uint8Array, maxPlaintext = maxNoisePlaintext): Uint8Array[] {
   const writer = new FrameWriter(maxPlaintext);
-  const ready = writer.add(data);
-  const rest = writer.flush();
-  return rest ? [...ready, rest] : ready;
+  const out: Uint8Array[] = [];
+  const keep = (plaintext: Uint8Array) => out.push(plaintext.slice());
+  writer.add(data, keep);
+  writer.flush(keep);
+  return out;
 }
 
 /** Splits plaintexts into frames, reassembles chunked ones, and enforces the largest frame a peer may send. */

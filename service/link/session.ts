@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import { LinkError, isLinkErrorCode } from './errors.js';
-import { FrameReader, FrameWriter, decodeFrame, encodeFrame, responseType, type Frame, type FrameOf, type RequestType } from './frames.js';
+import { FrameReader, FrameWriter, decodeFrame, encodeFrameTransient, responseType, type Frame, type FrameOf, type RequestType } from './frames.js';
 
 /** The two directions of a finished Noise handshake. */
 export interface TransportCiphers {
@@ -160,7 +160,7 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
 
   send(frame: Frame): void {
     if (this.#closed) throw new LinkError('peer_unreachable', `link to ${this.peerDomain} is closed`);
-    for (const plaintext of this.#writer.add(encodeFrame(frame))) this.#transmit(plaintext);
+    this.#writer.add(encodeFrameTransient(frame), this.#transmitBound);
     this.counters.framesOut++;
     if (this.#writer.pending && !this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -169,11 +169,20 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     }
   }
 
+  /**
+   * Sends the frames waiting for the end of this turn now: for a caller that knows it has
+   * nothing more to add (the router after its batches), so they do not wait a turn.
+   */
+  flush(): void {
+    if (this.#closed) return;
+    this.#writer.flush(this.#transmitBound);
+  }
+
+  readonly #transmitBound = (plaintext: Uint8Array): void => this.#transmit(plaintext);
+
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#closed) return;
-    const plaintext = this.#writer.flush();
-    if (plaintext) this.#transmit(plaintext);
+    this.flush();
   }
 
   #transmit(plaintext: Uint8Array): void {
