@@ -19,8 +19,18 @@ import { Encoder } from 'cbor-x';
 import { WebSocket, WebSocketServer } from 'ws';
 import { loadSodium, toBase64Url, type Sodium } from '../service/crypto/sodium.js';
 import { fingerprint, type IdentityKey } from '../service/identity/identity.js';
-import { FrameReader, chunkFrame, decodeFrame, encodeFrame, frameSchema, type Envelope, type Frame, type FrameOf } from '../service/link/frames.js';
-import { initiate, linkPath, respond, staticMatchesPins, type ClaimPolicy } from '../service/link/handshake.js';
+import {
+  FrameReader,
+  FrameWriter,
+  chunkFrame,
+  decodeFrame,
+  encodeFrame,
+  frameSchema,
+  type Envelope,
+  type Frame,
+  type FrameOf,
+} from '../service/link/frames.js';
+import { initiate, linkClientOptions, linkPath, respond, staticMatchesPins, type ClaimPolicy } from '../service/link/handshake.js';
 import { CipherState, ed25519PublicKeyToX25519, generateKeyPair, keyPairFromSecretKey, ready } from '../service/link/noise.js';
 import { LinkSession, type RequestHandler, type TransportCiphers } from '../service/link/session.js';
 
@@ -377,7 +387,7 @@ async function plainConnect(bench: Bench): Promise<void> {
 }
 
 async function noiseLinkUp(bench: Bench): Promise<void> {
-  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}${linkPath}`, { ca: bench.ca, maxPayload: 65535, perMessageDeflate: false });
+  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}${linkPath}`, { ...linkClientOptions, ca: bench.ca });
   await opened(socket);
   const ciphers = await initiate(
     (m) => socket.send(m),
@@ -407,7 +417,7 @@ async function memoryHandshake(bench: Bench): Promise<void> {
   ciphers.receive.decrypt(dialer.send.encrypt(chunkFrame(encodeFrame({ t: 'ping', id: 1, ts: Date.now() }))[0] as Uint8Array));
 }
 
-type PlainMode = 'echo' | 'reply' | 'frames';
+type PlainMode = 'echo' | 'reply' | 'reply-unmasked' | 'frames';
 
 function ackFor(envelopes: Envelope[]): Frame {
   return { t: 'ack', id: 123_456, stored: envelopes.map((e) => e.id), rejected: [] };
@@ -420,8 +430,12 @@ function ackFor(envelopes: Envelope[]): Frame {
  * server decodes them and answers with an encoded ack, which the client decodes.
  */
 async function plainRoundTrips(bench: Bench, mode: PlainMode, envelopes: Envelope[], ms: number): Promise<number> {
-  const query = mode === 'reply' ? `?bytes=${encodeFrame(ackFor(envelopes)).length}` : '';
-  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}/${mode}${query}`, { ca: bench.ca, maxPayload: 65535, perMessageDeflate: false });
+  const unmasked = mode === 'reply-unmasked';
+  const path = unmasked ? 'reply' : mode;
+  const query = path === 'reply' ? `?bytes=${encodeFrame(ackFor(envelopes)).length}` : '';
+  // `reply-unmasked`: the same as `reply` with the link's own client options (a zero mask).
+  const options = unmasked ? { ...linkClientOptions, ca: bench.ca } : { ca: bench.ca, maxPayload: 65535, perMessageDeflate: false };
+  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}/${path}${query}`, options);
   await opened(socket);
   const bytes = randomBytes(encodeFrame({ t: 'deliver', id: 123_456, envelopes }).length);
   let nextId = 1;
@@ -456,7 +470,7 @@ async function noiseRoundTrips(session: LinkSession, envelopes: Envelope[], ms: 
 }
 
 async function openWhatIfLink(bench: Bench, kind: WhatIf): Promise<LinkSession> {
-  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}/what-if/${kind}`, { ca: bench.ca, maxPayload: 65535, perMessageDeflate: false });
+  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}/what-if/${kind}`, { ...linkClientOptions, ca: bench.ca });
   await opened(socket);
   const session = new LinkSession(socket, { peerDomain: responderDomain, direction: 'outbound', ciphers: whatIfCiphers(kind, true), handler: answerDeliver });
   await session.ping();
@@ -464,7 +478,7 @@ async function openWhatIfLink(bench: Bench, kind: WhatIf): Promise<LinkSession> 
 }
 
 async function openLink(bench: Bench): Promise<LinkSession> {
-  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}${linkPath}`, { ca: bench.ca, maxPayload: 65535, perMessageDeflate: false });
+  const socket = new WebSocket(`wss://127.0.0.1:${bench.port}${linkPath}`, { ...linkClientOptions, ca: bench.ca });
   await opened(socket);
   const ciphers = await initiate(
     (m) => socket.send(m),
@@ -494,6 +508,8 @@ function microCosts(sodium: Sodium, envelope: Envelope, ms: number): Array<{ ste
   const frame: Frame = { t: 'deliver', id: 123_456, envelopes: [envelope] };
   const encoded = encodeFrame(frame);
   const [chunk] = chunkFrame(encoded) as [Uint8Array];
+  const writer = new FrameWriter();
+  const noEmit = (): void => undefined;
   const key = randomBytes(32);
   const sender = new CipherState(key);
   const receiver = new CipherState(key);
@@ -505,7 +521,7 @@ function microCosts(sodium: Sodium, envelope: Envelope, ms: number): Array<{ ste
   const nonce = Buffer.alloc(12);
   const steps: Array<[string, () => void]> = [
     ['encodeFrame (cbor-x encode)', () => encodeFrame(frame)],
-    ['chunkFrame (marker byte, copy)', () => chunkFrame(encoded)],
+    ['FrameWriter add + flush (record header, copy)', () => (writer.add(encoded, noEmit), writer.flush(noEmit))],
     ['CipherState.encrypt (libsodium wasm)', () => sender.encrypt(chunk)],
     ['  of which the libsodium AEAD call alone', () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(chunk, new Uint8Array(0), null, nonce, key)],
     [
@@ -619,6 +635,7 @@ function workloads(w: Workloads, ms: number): Record<string, () => Promise<numbe
     'x25519-floor': async () => (await x25519PerSecond(ms / 4)) / 10,
     'plain-echo': () => plainRoundTrips(bench, 'echo', one, ms),
     'plain-matched': () => plainRoundTrips(bench, 'reply', one, ms),
+    'plain-unmasked': () => plainRoundTrips(bench, 'reply-unmasked', one, ms),
     'plain-frames': () => plainRoundTrips(bench, 'frames', one, ms),
     'noise-rt': () => noiseRoundTrips(w.link, one, ms),
     'native-rt': () => noiseRoundTrips(w.nativeLink, one, ms),
@@ -684,6 +701,7 @@ async function main(): Promise<void> {
     const x25519 = series('X25519 scalar mult (libsodium), ÷ 10 per handshake', 'hs/s', 'x25519-floor');
     const plainEcho = series(`plain WSS echo ${encodedBytes} B ⇄ ${encodedBytes} B`, 'rt/s', 'plain-echo');
     const plainMatched = series(`plain WSS ${encodedBytes} B ⇄ ${ackBytes} B (same bytes as Noise)`, 'rt/s', 'plain-matched');
+    const plainUnmasked = series(`the same, the link's client options (zero mask)`, 'rt/s', 'plain-unmasked');
     const plainFrames = series('plain WSS + same CBOR frames and zod checks', 'rt/s', 'plain-frames');
     const noiseRt = series(`Noise link deliver ${encodedBytes} B ⇄ ack ${ackBytes} B`, 'rt/s', 'noise-rt');
     const nativeRt = series('what-if: same LinkSession, node:crypto AEAD', 'rt/s', 'native-rt');
@@ -693,7 +711,7 @@ async function main(): Promise<void> {
     const groups = [
       [plainConnects, noiseLinkUps],
       [memory, x25519],
-      [plainEcho, plainMatched, plainFrames, noiseRt, nativeRt, noneRt],
+      [plainEcho, plainMatched, plainUnmasked, plainFrames, noiseRt, nativeRt, noneRt],
       [plainBatch, noiseBatch],
     ];
 
@@ -716,11 +734,12 @@ async function main(): Promise<void> {
     ];
 
     console.log(`\n(b) request/response over one link, ${inflight} in flight`);
-    for (const item of [plainEcho, plainMatched, plainFrames, noiseRt, nativeRt, noneRt]) console.log(line(item));
+    for (const item of [plainEcho, plainMatched, plainUnmasked, plainFrames, noiseRt, nativeRt, noneRt]) console.log(line(item));
     const target = ratioLine('ratio Noise / plain same bytes (the target)', noiseRt, plainMatched);
     ratios.push(
       ratioLine('ratio Noise / plain echo', noiseRt, plainEcho),
       target,
+      ratioLine('ratio Noise / plain same bytes, both unmasked', noiseRt, plainUnmasked),
       ratioLine('ratio plain with frames / plain same bytes', plainFrames, plainMatched),
       ratioLine('ratio Noise / plain with the same frames', noiseRt, plainFrames),
       ratioLine('what-if ratio, node:crypto AEAD / plain same bytes', nativeRt, plainMatched),

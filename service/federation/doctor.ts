@@ -4,7 +4,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
 import type { IdentityKey } from '../identity/identity.js';
 import { LinkError } from '../link/errors.js';
-import { initiate, linkPath } from '../link/handshake.js';
+import { initiate, linkClientOptions, linkPath } from '../link/handshake.js';
 import { trustAnchors } from '../link/manager.js';
 import { LinkSession } from '../link/session.js';
 import type { Peer } from './whitelist.js';
@@ -113,7 +113,7 @@ export async function checkPeer(options: DoctorOptions): Promise<DoctorStep[]> {
   const peerTime = await timed('handshake', async () => {
     const pinned = options.peer.keys.filter((k) => k.notAfter === null || Date.parse(k.notAfter) > Date.now()).at(-1);
     if (!pinned) throw new LinkError('key_mismatch', 'no key is pinned for this peer');
-    const socket = new WebSocket(`${options.peer.federationUrl}${linkPath}`, { ca, maxPayload: 65535, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    const socket = new WebSocket(`${options.peer.federationUrl}${linkPath}`, { ...linkClientOptions, ca, handshakeTimeout: timeoutMs });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve());

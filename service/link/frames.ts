@@ -145,16 +145,15 @@ const recordHeader = 3;
  * big-endian length and that many bytes. Frames written in the same turn of the event
  * loop share one Noise message: with many requests in flight, encryption and WebSocket
  * costs are paid per message, not per frame. A frame too large for one message is chunked.
- * Records are copied into one buffer of the largest plaintext, reused for every message:
- * the only allocation per message is the ciphertext.
+ * Records are copied into one buffer, reused for every message (it grows up to the largest
+ * plaintext): the only allocation per message is the ciphertext.
  */
 export class FrameWriter {
-  readonly #buffer: Uint8Array;
+  /** Grows (doubling) up to maxPlaintext as the frames need it, then stays. */
+  #buffer = new Uint8Array(0);
   #size = 0;
 
-  constructor(private readonly maxPlaintext = maxNoisePlaintext) {
-    this.#buffer = new Uint8Array(maxPlaintext);
-  }
+  constructor(private readonly maxPlaintext = maxNoisePlaintext) {}
 
   get pending(): boolean {
     return this.#size > 0;
@@ -188,11 +187,17 @@ export class FrameWriter {
 
   #record(kind: number, data: Uint8Array): void {
     const at = this.#size;
+    const end = at + recordHeader + data.length;
+    if (end > this.#buffer.length) {
+      const grown = new Uint8Array(Math.min(this.maxPlaintext, Math.max(end, 2 * this.#buffer.length, 1024)));
+      grown.set(this.#buffer.subarray(0, at));
+      this.#buffer = grown;
+    }
     this.#buffer[at] = kind;
     this.#buffer[at + 1] = data.length >>> 8;
     this.#buffer[at + 2] = data.length & 0xff;
     this.#buffer.set(data, at + recordHeader);
-    this.#size = at + recordHeader + data.length;
+    this.#size = end;
   }
 }
 

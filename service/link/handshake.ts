@@ -12,6 +12,19 @@ import type { TransportCiphers } from './session.js';
 export const protocolName = 'Noise_IK_25519_ChaChaPoly_BLAKE2b';
 export const prologue = new TextEncoder().encode('consulate/1');
 export const linkPath = '/_consulate/v1/link';
+
+/**
+ * WebSocket options of every dialer of a link. A zero mask: every payload is Noise ciphertext
+ * inside TLS, so RFC 6455 client masking (a copy and an XOR over every byte on both ends)
+ * protects nothing here; ws skips it when the mask is zero, on sending and on receiving.
+ */
+export const linkClientOptions = {
+  maxPayload: 65535,
+  perMessageDeflate: false,
+  generateMask: (mask: Buffer): void => {
+    mask.fill(0);
+  },
+} as const;
 export const linkVersion = 1;
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, int64AsNumber: true } as EncoderOptions);

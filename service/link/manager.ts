@@ -10,7 +10,7 @@ import { backoffDelay } from './backoff.js';
 import { UnknownDialers } from './unknown-dialers.js';
 import { LinkError, type LinkErrorCode } from './errors.js';
 import type { responseType, FrameOf, RequestType } from './frames.js';
-import { initiate, linkPath, respond, staticMatchesPins, type AcceptedClaim } from './handshake.js';
+import { initiate, linkClientOptions, linkPath, respond, staticMatchesPins, type AcceptedClaim } from './handshake.js';
 import { verifyRotation, rotationStatement } from './rotation.js';
 import { LinkSession, type LinkSessionOptions, type RequestFrame, type RequestHandler } from './session.js';
 
@@ -405,9 +405,7 @@ class Dialer {
       if (!identity) throw new LinkError('internal', 'this appliance has no identity key');
       const url = `${peer.federationUrl}${linkPath}`;
       const ca = trustAnchors([...(this.manager.options.caBundle?.() ?? []), ...(peer.caBundle ? [peer.caBundle] : [])]);
-      // A zero mask: every payload is Noise ciphertext inside TLS, so RFC 6455 client masking
-      // (a copy and an XOR over every byte) protects nothing here; ws then skips it.
-      const socket = new WebSocket(url, { ca, maxPayload: 65535, perMessageDeflate: false, handshakeTimeout: 10_000, generateMask: zeroMask });
+      const socket = new WebSocket(url, { ...linkClientOptions, ca, handshakeTimeout: 10_000 });
       this.#socket = socket;
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve());
@@ -457,8 +455,4 @@ class Dialer {
     }, delay);
     this.#timer.unref();
   }
-}
-
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
 }
