@@ -151,6 +151,8 @@ export class HomeServer {
     });
     router.post('/envelopes', async (ctx) => {
       const result = await this.#submit(parseSubmit(ctx.request.body));
+      // As on the stream: the batch this commit kicked leaves for the peer before the answer.
+      await new Promise((resolve) => setImmediate(resolve));
       // 202 only now: the envelopes are committed to the outbox.
       ctx.status = 202;
       ctx.body = result;
