@@ -37,8 +37,9 @@ interface Pending {
   resolve(frame: Frame): void;
   reject(error: Error): void;
   deadline: number;
-  what: string;
-  expect: string;
+  timeoutMs: number;
+  /** The request's type; its answer must be responseType[type]. */
+  type: RequestType;
 }
 
 export interface LinkCounters {
@@ -108,23 +109,17 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
   }
 
   /** Sends a request and resolves with the peer's answer, or rejects with its error code. */
-  async request<T extends RequestType>(frame: Unidentified<FrameOf<T>>, timeoutMs = this.#requestTimeoutMs): Promise<ResponseOf<T>> {
-    while (this.#pending.size >= this.#maxInFlight && !this.#closed) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  request<T extends RequestType>(frame: Unidentified<FrameOf<T>>, timeoutMs = this.#requestTimeoutMs): Promise<ResponseOf<T>> {
+    if (this.#pending.size >= this.#maxInFlight && !this.#closed) {
+      // Waits in line for a free slot, then tries again (another waiter may have taken it).
+      return new Promise<void>((resolve) => this.#waiting.push(resolve)).then(() => this.request<T>(frame, timeoutMs));
     }
-    if (this.#closed) throw new LinkError('peer_unreachable', `link to ${this.peerDomain} is closed`);
+    if (this.#closed) return Promise.reject(new LinkError('peer_unreachable', `link to ${this.peerDomain} is closed`));
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 2 ** 32 - 1 ? 1 : this.#nextId + 1;
-    const expect = responseType[frame.t as T];
     return new Promise<ResponseOf<T>>((resolve, reject) => {
       // One sweep timer per session instead of a timer per request: requests are many and short.
-      this.#pending.set(id, {
-        resolve: resolve as (f: Frame) => void,
-        reject,
-        deadline: Date.now() + timeoutMs,
-        what: `${frame.t} to ${this.peerDomain} got no answer within ${timeoutMs} ms`,
-        expect,
-      });
+      this.#pending.set(id, { resolve: resolve as (f: Frame) => void, reject, deadline: Date.now() + timeoutMs, timeoutMs, type: frame.t });
       this.#sweep ??= setInterval(() => this.#expire(), Math.min(1000, Math.max(10, timeoutMs / 4)));
       try {
         this.send({ ...frame, id } as Frame);
@@ -140,7 +135,7 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     for (const [id, pending] of this.#pending) {
       if (pending.deadline > now) continue;
       this.#settle(id);
-      pending.reject(new LinkError('timeout', pending.what));
+      pending.reject(new LinkError('timeout', `${pending.type} to ${this.peerDomain} got no answer within ${pending.timeoutMs} ms`));
     }
     if (this.#pending.size === 0) {
       clearInterval(this.#sweep);
@@ -258,7 +253,8 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
         const pending = this.#pending.get(frame.id);
         if (!pending) return; // an answer after its timeout
         this.#settle(frame.id);
-        if (pending.expect !== frame.t) pending.reject(new LinkError('frame_malformed', `expected ${pending.expect}, got ${frame.t}`));
+        const expect = responseType[pending.type];
+        if (expect !== frame.t) pending.reject(new LinkError('frame_malformed', `expected ${expect}, got ${frame.t}`));
         else pending.resolve(frame);
         return;
       }

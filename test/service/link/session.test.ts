@@ -1,0 +1,118 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LinkError } from '../../../service/link/errors.js';
+import type { Frame } from '../../../service/link/frames.js';
+import { LinkSession, type RequestHandler, type TransportCiphers } from '../../../service/link/session.js';
+import type { WebSocket } from 'ws';
+
+/** Two ends of an in-memory WebSocket: what one sends, the other receives as a binary message. */
+class FakeSocket extends EventEmitter {
+  peer: FakeSocket | undefined;
+  readonly sent: Uint8Array[] = [];
+  bufferedAmount = 0;
+  send(data: Uint8Array): void {
+    this.sent.push(data);
+    const peer = this.peer;
+    // Delivered later, as a socket would: never inside the sender's call.
+    setImmediate(() => peer?.emit('message', Buffer.from(data), true));
+  }
+  close(code = 1000, reason = ''): void {
+    for (const end of [this, this.peer]) setImmediate(() => end?.emit('close', code, Buffer.from(reason)));
+  }
+}
+
+const plain = { encrypt: (p: Uint8Array) => p.slice(), decrypt: (c: Uint8Array) => c, rekey: () => undefined };
+const ciphers: TransportCiphers = { send: plain, receive: plain };
+const sessions: LinkSession[] = [];
+
+function pair(
+  handler: RequestHandler,
+  options: { maxInFlight?: number; requestTimeoutMs?: number } = {},
+): { dialer: LinkSession; sockets: [FakeSocket, FakeSocket] } {
+  const a = new FakeSocket();
+  const b = new FakeSocket();
+  a.peer = b;
+  b.peer = a;
+  const dialer = new LinkSession(a as unknown as WebSocket, {
+    peerDomain: 'b.example',
+    direction: 'outbound',
+    ciphers,
+    handler: async () => ({ t: 'pong', id: 0, ts: 0 }),
+    ...options,
+  });
+  const responder = new LinkSession(b as unknown as WebSocket, { peerDomain: 'a.example', direction: 'inbound', ciphers, handler });
+  sessions.push(dialer, responder);
+  return { dialer, sockets: [a, b] };
+}
+
+const envelope = { id: '01J00000000000000000000000', from: 'alice@a.example', to: ['bob@b.example'], type: 'message' as const, ts: 1, body: new Uint8Array(3) };
+
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.goaway('shutting_down', 'test done');
+});
+
+describe('LinkSession requests', () => {
+  it('keeps at most maxInFlight requests outstanding; the rest wait for an answer, then go in order', async () => {
+    const gates: Array<() => void> = [];
+    const seen: number[] = [];
+    const { dialer } = pair(
+      async (frame) => {
+        if (frame.t !== 'deliver') throw new Error('deliver only');
+        seen.push(frame.envelopes[0]!.ts);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return { t: 'ack', id: frame.id, stored: [String(frame.envelopes[0]!.ts)], rejected: [] };
+      },
+      { maxInFlight: 2 },
+    );
+    const answers = [1, 2, 3, 4].map((ts) => dialer.request<'deliver'>({ t: 'deliver', envelopes: [{ ...envelope, ts }] }));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(seen).toEqual([1, 2]);
+    expect(dialer.inFlight).toBe(2);
+    gates.shift()!();
+    await expect(answers[0]).resolves.toMatchObject({ t: 'ack', stored: ['1'] });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(seen).toEqual([1, 2, 3]);
+    while (gates.length) gates.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    while (gates.length) gates.shift()!();
+    expect((await Promise.all(answers)).map((a) => a.stored[0])).toEqual(['1', '2', '3', '4']);
+    expect(dialer.inFlight).toBe(0);
+  });
+
+  it('rejects a request that gets no answer in time with timeout, naming the request', async () => {
+    const { dialer } = pair(() => new Promise<Frame>(() => undefined), { requestTimeoutMs: 40 });
+    const started = Date.now();
+    const error = (await dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: unknown) => e)) as LinkError;
+    expect(error).toBeInstanceOf(LinkError);
+    expect(error.code).toBe('timeout');
+    expect(error.message).toBe('deliver to b.example got no answer within 40 ms');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+    expect(dialer.inFlight).toBe(0);
+  });
+
+  it('rejects an answer of the wrong type with frame_malformed', async () => {
+    const { dialer } = pair(async (frame) => ({ t: 'pong', id: frame.id, ts: 1 }));
+    await expect(dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] })).rejects.toMatchObject({
+      code: 'frame_malformed',
+      message: 'expected ack, got pong',
+    });
+  });
+
+  it('answers an error frame with the code the handler threw', async () => {
+    const { dialer } = pair(async () => {
+      throw new LinkError('capability_denied', 'messages are not enabled');
+    });
+    await expect(dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] })).rejects.toMatchObject({ code: 'capability_denied' });
+  });
+
+  it('rejects what is in flight or waiting when the link closes, and every request after it, with peer_unreachable', async () => {
+    const { dialer } = pair(() => new Promise<Frame>(() => undefined), { maxInFlight: 1 });
+    const inFlight = dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: LinkError) => e.code);
+    const waiting = dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: LinkError) => e.code);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    dialer.goaway('shutting_down', 'test');
+    expect(await inFlight).toBe('peer_unreachable');
+    expect(await waiting).toBe('peer_unreachable');
+    await expect(dialer.request<'ping'>({ t: 'ping', ts: 1 })).rejects.toMatchObject({ code: 'peer_unreachable' });
+  });
+});
