@@ -105,7 +105,10 @@ export function encodeFrame(frame: Frame): Uint8Array {
 const RESET_BUFFER_MODE = 1024;
 const transientEncoder = new Encoder(encoderOptions);
 
-/** The bytes of encodeFrame, in a buffer the next call reuses: valid only until then (the link copies them at once). */
+/**
+ * The bytes of encodeFrame in cbor-x's buffer, which every cbor-x encoder in the process shares
+ * and the next encode (of any encoder) may overwrite: copy them before anything else encodes.
+ */
 export function encodeFrameTransient(frame: Frame): Uint8Array {
   return (transientEncoder.encode as (value: unknown, mode: number) => Uint8Array)(frame, RESET_BUFFER_MODE);
 }
@@ -160,8 +163,10 @@ export class FrameWriter {
   }
 
   /**
-   * Adds a frame, copied at once (the caller may reuse `data`). `emit` gets each plaintext
-   * completed because of it, in order; a plaintext is valid only until `emit` returns.
+   * Adds a frame, copied before this returns (the caller may reuse `data` afterwards). `emit`
+   * gets each plaintext completed because of it, in order; a plaintext is valid only until `emit`
+   * returns. `emit` may run before all of `data` is copied, so it must not change `data` (nor
+   * encode CBOR, when `data` is encodeFrameTransient's).
    */
   add(data: Uint8Array, emit: (plaintext: Uint8Array) => void): void {
     if (this.#size + recordHeader + data.length > this.maxPlaintext) this.flush(emit);

@@ -5,6 +5,7 @@ import { FrameReader, FrameWriter, decodeFrame, encodeFrameTransient, responseTy
 
 /** The two directions of a finished Noise handshake. */
 export interface TransportCiphers {
+  /** encrypt returns new memory: the plaintext's buffer is reused for the next message. */
   send: { encrypt(plaintext: Uint8Array): Uint8Array; rekey(): void };
   receive: { decrypt(ciphertext: Uint8Array): Uint8Array; rekey(): void };
 }
@@ -64,6 +65,7 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
   readonly #reader: FrameReader;
   readonly #writer = new FrameWriter();
   #flushScheduled = false;
+  #transmitting = false;
   #sweep: NodeJS.Timeout | undefined;
   readonly #pending = new Map<number, Pending>();
   readonly #waiting: Array<() => void> = [];
@@ -155,6 +157,11 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
 
   send(frame: Frame): void {
     if (this.#closed) throw new LinkError('peer_unreachable', `link to ${this.peerDomain} is closed`);
+    // The encoded bytes live in cbor-x's shared buffer until the writer has copied them, and the
+    // writer may transmit (encrypt and write to the socket) before it has: a send from inside a
+    // transmit would overwrite them. ws never calls back synchronously from send, so this only
+    // turns a future change of that into a loud error instead of a corrupt frame.
+    if (this.#transmitting) throw new LinkError('internal', 'LinkSession.send called while a message was being transmitted');
     this.#writer.add(encodeFrameTransient(frame), this.#transmitBound);
     this.counters.framesOut++;
     if (this.#writer.pending && !this.#flushScheduled) {
@@ -185,7 +192,12 @@ export class LinkSession extends EventEmitter<{ close: [error: LinkError | undef
     this.#sent++;
     if (this.#sent % this.#rekeyEvery === 0) this.#ciphers.send.rekey();
     this.counters.bytesOut += message.length;
-    this.#socket.send(message, { binary: true });
+    this.#transmitting = true;
+    try {
+      this.#socket.send(message, { binary: true });
+    } finally {
+      this.#transmitting = false;
+    }
   }
 
   /** Orderly close: tells the peer why, then closes the socket. */

@@ -105,6 +105,36 @@ describe('LinkSession requests', () => {
     await expect(dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] })).rejects.toMatchObject({ code: 'capability_denied' });
   });
 
+  it('refuses a send from inside a transmit instead of corrupting the frame being written', async () => {
+    const received: number[] = [];
+    const { dialer, sockets } = pair(async (frame) => {
+      if (frame.t !== 'deliver') throw new Error('deliver only');
+      received.push(frame.envelopes.length);
+      return { t: 'ack', id: frame.id, stored: [], rejected: [] };
+    });
+    const [socket] = sockets;
+    const send = socket.send.bind(socket);
+    let reentered: unknown;
+    socket.send = (data: Uint8Array) => {
+      if (reentered === undefined) {
+        try {
+          dialer.send({ t: 'ping', id: 99, ts: 1 });
+          reentered = 'no error';
+        } catch (error) {
+          reentered = error;
+        }
+      }
+      send(data);
+    };
+    // Two frames of about 40 KB: the second does not fit beside the first, so the writer
+    // transmits the first before it has copied the second.
+    const big = Array.from({ length: 30 }, () => ({ ...envelope, body: new Uint8Array(1300) }));
+    const answers = [dialer.request<'deliver'>({ t: 'deliver', envelopes: big }), dialer.request<'deliver'>({ t: 'deliver', envelopes: big })];
+    await Promise.all(answers);
+    expect(reentered).toMatchObject({ code: 'internal' });
+    expect(received).toEqual([30, 30]);
+  });
+
   it('rejects what is in flight or waiting when the link closes, and every request after it, with peer_unreachable', async () => {
     const { dialer } = pair(() => new Promise<Frame>(() => undefined), { maxInFlight: 1 });
     const inFlight = dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: LinkError) => e.code);
