@@ -702,7 +702,7 @@ async function main(): Promise<void> {
     const plainEcho = series(`plain WSS echo ${encodedBytes} B ⇄ ${encodedBytes} B`, 'rt/s', 'plain-echo');
     const plainMatched = series(`plain WSS ${encodedBytes} B ⇄ ${ackBytes} B (same bytes as Noise)`, 'rt/s', 'plain-matched');
     const plainUnmasked = series(`the same, the link's client options (zero mask)`, 'rt/s', 'plain-unmasked');
-    const plainFrames = series('plain WSS + same CBOR frames and zod checks', 'rt/s', 'plain-frames');
+    const plainFrames = series('plain WSS + same CBOR frames and schema checks', 'rt/s', 'plain-frames');
     const noiseRt = series(`Noise link deliver ${encodedBytes} B ⇄ ack ${ackBytes} B`, 'rt/s', 'noise-rt');
     const nativeRt = series('what-if: same LinkSession, node:crypto AEAD', 'rt/s', 'native-rt');
     const noneRt = series('what-if: same LinkSession, no encryption', 'rt/s', 'none-rt');
