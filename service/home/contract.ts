@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ADDRESS_PATTERN, ENVELOPE_TYPES, MAX_RECIPIENTS, ULID_PATTERN } from '../envelope-rules.js';
 
 /**
  * The home API contract. Handlers validate with these schemas and docs/home-api.yaml is
@@ -7,12 +8,8 @@ import { z } from 'zod';
 /** Every schema of the home API with its OpenAPI component name. */
 export const homeApiRegistry = z.registry<{ id: string }>();
 
-/** Patterns shared with the submit fast path (submit-check.ts), so the two cannot disagree. */
-export const ADDRESS_PATTERN = /^[^@\s]{1,128}@[a-z0-9.-]{1,253}$/;
+/** Shared with the submit fast path (submit-check.ts), so the two cannot disagree. */
 export const BASE64_PATTERN = /^[A-Za-z0-9+/_-]*={0,2}$/;
-export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-export const ENVELOPE_TYPES = ['message', 'recall', 'receipt', 'call'] as const;
-export const MAX_RECIPIENTS = 1000;
 export const MAX_ENVELOPES = 5000;
 
 const address = z.string().regex(ADDRESS_PATTERN, 'must be user@domain').describe('user@domain');

@@ -4,7 +4,8 @@ import { Encoder } from 'cbor-x';
 type EncoderOptions = ConstructorParameters<typeof Encoder>[0];
 import { z } from 'zod';
 import { LinkError } from './errors.js';
-import { ADDRESS_PATTERN, ENVELOPE_TYPES, MAX_DELIVER_ENVELOPES, MAX_RECIPIENTS, MAX_REQUEST_ID, ULID_PATTERN, isPlainDeliveryFrame } from './frame-check.js';
+import { ADDRESS_PATTERN, ENVELOPE_TYPES, MAX_RECIPIENTS, ULID_PATTERN } from '../envelope-rules.js';
+import { MAX_DELIVER_ENVELOPES, MAX_REQUEST_ID, isPlainDeliveryFrame } from './frame-check.js';
 
 /**
  * Federation frames, version 1: the one contract both ends of a link use. Each frame is
