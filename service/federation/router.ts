@@ -304,7 +304,7 @@ export class EnvelopeRouter {
             sent++;
           }
           // What this loop sent leaves now, not at the end of the turn.
-          if (session.open) session.flush();
+          session.flush();
           const oldest = inFlight.shift();
           if (!oldest) break;
           if (!(await oldest)) failed = true;

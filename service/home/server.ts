@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -152,7 +153,7 @@ export class HomeServer {
     router.post('/envelopes', async (ctx) => {
       const result = await this.#submit(parseSubmit(ctx.request.body));
       // As on the stream: the batch this commit kicked leaves for the peer before the answer.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       // 202 only now: the envelopes are committed to the outbox.
       ctx.status = 202;
       ctx.body = result;

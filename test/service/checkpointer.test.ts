@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type * as CheckpointerModule from '../../service/store/checkpointer.js';
 import { openStore, type Store } from '../../service/store/database.js';
 import { createLogger } from '../../service/telemetry/logger.js';
+import { waitFor } from '../helpers/appliance.js';
 import { tempDir } from '../helpers/service-process.js';
 
 // The worker runs compiled JavaScript, so this test uses the build (`npm test` builds first).
@@ -24,13 +25,7 @@ function capture(): { logger: ReturnType<typeof createLogger>; lines: string[] }
   return { logger: createLogger({ level: 'info', destination, format: 'json' }), lines };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what: string) => waitFor(check, 5000, what, 20);
 
 describe('background WAL checkpointer', () => {
   let store: Store | undefined;
