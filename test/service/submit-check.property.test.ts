@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { streamSubmit, submitRequest } from '../../service/home/contract.js';
 import { isPlainStreamSubmit, isPlainSubmit } from '../../service/home/submit-check.js';
+import { fastPathAgreement } from '../helpers/fast-path.js';
 
 // The fast path must accept exactly what the schema accepts, and only values the schema returns unchanged.
 // Inputs go through JSON first, as every request body does.
@@ -81,19 +82,7 @@ const viaJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value) ??
 
 describe('submit fast path against the zod schema', () => {
   it('accepts exactly what submitRequest accepts, and such a value is what zod would return', () => {
-    let accepted = 0;
-    fc.assert(
-      fc.property(request, (raw) => {
-        const value = viaJson(raw);
-        const zod = submitRequest.safeParse(value);
-        expect(isPlainSubmit(value)).toBe(zod.success);
-        if (zod.success) {
-          accepted++;
-          expect(zod.data).toEqual(value);
-        }
-      }),
-      { numRuns: 3000 },
-    );
+    const accepted = fastPathAgreement(request, viaJson, isPlainSubmit, submitRequest);
     expect(accepted).toBeGreaterThan(100); // the generators reach the accepting side too
   });
 

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPlainDeliveryFrame } from '../../../service/link/frame-check.js';
 import { decodeFrame, encodeFrame, frameSchema, type Frame } from '../../../service/link/frames.js';
+import { fastPathAgreement } from '../../helpers/fast-path.js';
 
 // The fast path must accept exactly the deliver and ack frames the schema accepts, and only
 // values the schema returns unchanged. Inputs go through CBOR first, as every frame does.
@@ -86,23 +87,7 @@ const other = fc.oneof(
   fc.constantFrom(null, [], 'deliver', 1, {}, { t: 'deliver' }, { t: 'ack' }, { t: 'lookup', id: 1, users: ['bob@b.example'] }),
 );
 
-/** Runs generated frames through CBOR and both checks; returns how many the schema accepted. */
-function agreement(frames: fc.Arbitrary<Record<string, unknown>>): number {
-  let accepted = 0;
-  fc.assert(
-    fc.property(frames, (raw) => {
-      const value = viaCbor(raw);
-      const zod = frameSchema.safeParse(value);
-      expect(isPlainDeliveryFrame(value)).toBe(zod.success);
-      if (zod.success) {
-        accepted++;
-        expect(zod.data).toEqual(value);
-      }
-    }),
-    { numRuns: 3000 },
-  );
-  return accepted;
-}
+const agreement = (frames: fc.Arbitrary<Record<string, unknown>>) => fastPathAgreement(frames, viaCbor, isPlainDeliveryFrame, frameSchema);
 
 describe('deliver/ack fast path against the zod frame schema', () => {
   // The generators reach the accepting side too, not only the refusals.
