@@ -35,6 +35,13 @@ case "$out" in
   *) echo "smoke-deb: unexpected version line (want consulate ${version} on node >= 22)" >&2; exit 1 ;;
 esac
 
+echo "== CONSULATE_NODE_FLAGS reach the bundled Node"
+CONSULATE_NODE_FLAGS="--max-semi-space-size=2 --heap-growing-percent=30" consulate version >/dev/null \
+  || { echo "smoke-deb: consulate does not start with the small-memory profile's flags" >&2; exit 1; }
+if CONSULATE_NODE_FLAGS="--no-such-consulate-flag" consulate version >/dev/null 2>&1; then
+  echo "smoke-deb: CONSULATE_NODE_FLAGS is not passed to Node (an unknown flag was accepted)" >&2; exit 1
+fi
+
 echo "== consulate serve (no systemd)"
 # A free loopback port for each TCP listener, so the check never collides with a running service.
 ports=$(node -e "

@@ -44,8 +44,26 @@ export interface ReceiveResult {
 
 /** Bytes of recently enqueued rows kept (all peers together), so a batch right after its submission is not read back. */
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
-/** Rows per multi-row insert statement. */
+/**
+ * Rows per multi-row insert statement, at most. A batch is inserted in chunks whose sizes are
+ * powers of two (100 rows: 64 + 32 + 4), so each table needs 7 prepared statements instead of
+ * one per batch size: a statement for 64 rows of 10 columns holds about 100 KB of SQLite's
+ * memory, and 64 sizes of each table were about 10 MB of an appliance's RSS.
+ */
 const INSERT_CHUNK = 64;
+const INSERT_SIZES = Array.from({ length: Math.log2(INSERT_CHUNK) + 1 }, (_, i) => 2 ** i);
+
+/** [start, end) of each chunk of a batch of `length` rows: the largest power of two that fits, first. */
+export function insertChunks(length: number): Array<[number, number]> {
+  const chunks: Array<[number, number]> = [];
+  for (let start = 0; start < length;) {
+    let size = INSERT_CHUNK;
+    while (size > length - start) size >>= 1;
+    chunks.push([start, start + size]);
+    start += size;
+  }
+  return chunks;
+}
 const INSERT_COLUMNS = {
   outbox: ['peer', 'envId', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'enqueuedAt', 'expiresAt'],
   routed: ['envId', 'peer', 'sender', 'recipients', 'state', 'at'],
@@ -107,6 +125,15 @@ export class QueueStore {
     this.#db = db;
     this.#keepDeliveryRecords = options.keepDeliveryRecords ?? true;
     this.#s = prepare(db);
+    // All of them now, before any traffic: prepared later they would sit in the middle of a
+    // heap that load has grown, and keep it from shrinking back.
+    for (const [table, columns] of Object.entries(INSERT_COLUMNS)) {
+      const tuple = `(${columns.map(() => '?').join(', ')})`;
+      for (const rows of INSERT_SIZES) {
+        const values = Array.from({ length: rows }, () => tuple).join(', ');
+        this.#inserts.set(`${table}:${rows}`, db.prepare(`insert into ${table} (${columns.join(', ')}) values ${values}`));
+      }
+    }
     for (const row of this.#s.depthAll.all() as Array<{ peer: string; n: number }>) this.#depth.set(row.peer, row.n);
   }
 
@@ -156,8 +183,8 @@ export class QueueStore {
     }
     const run = this.#db.transaction(() => {
       // Many rows per statement: the per-call cost of a prepared statement is most of a small row's.
-      for (let start = 0; start < added.length; start += INSERT_CHUNK) {
-        const chunk = added.slice(start, start + INSERT_CHUNK);
+      for (const [start, end] of insertChunks(added.length)) {
+        const chunk = added.slice(start, end);
         const outboxParams: unknown[] = [];
         const routedParams: unknown[] = [];
         for (const r of chunk) {
@@ -181,14 +208,8 @@ export class QueueStore {
   }
 
   #multiInsert(table: keyof typeof INSERT_COLUMNS, rows: number): BetterSqlite3.Statement {
-    const key = `${table}:${rows}`;
-    let statement = this.#inserts.get(key);
-    if (!statement) {
-      const columns = INSERT_COLUMNS[table];
-      const tuple = `(${columns.map(() => '?').join(', ')})`;
-      statement = this.#db.prepare(`insert into ${table} (${columns.join(', ')}) values ${Array.from({ length: rows }, () => tuple).join(', ')}`);
-      this.#inserts.set(key, statement);
-    }
+    const statement = this.#inserts.get(`${table}:${rows}`);
+    if (!statement) throw new Error(`no insert statement for ${rows} rows of ${table}`);
     return statement;
   }
 
@@ -455,12 +476,12 @@ export class QueueStore {
       let marks: string[] = [];
       let rows: InboxRow[] = [];
       const flush = () => {
-        for (let start = 0; start < marks.length; start += INSERT_CHUNK) {
-          const chunk = marks.slice(start, start + INSERT_CHUNK);
+        for (const [start, end] of insertChunks(marks.length)) {
+          const chunk = marks.slice(start, end);
           this.#multiInsert('received', chunk.length).run(...chunk.flatMap((id) => [origin, id, now]));
         }
-        for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-          const chunk = rows.slice(start, start + INSERT_CHUNK);
+        for (const [start, end] of insertChunks(rows.length)) {
+          const chunk = rows.slice(start, end);
           const info = this.#multiInsert('inbox', chunk.length).run(
             ...chunk.flatMap((r) => [r.envId, origin, r.sender, r.recipients, r.type, r.ts, r.body, r.ref, now]),
           );

@@ -3,7 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../service/link/frames.js';
-import { QueueStore, type OutboxRow } from '../../service/queue/queue-store.js';
+import { insertChunks, QueueStore, type OutboxRow } from '../../service/queue/queue-store.js';
 import { openStore, type Store } from '../../service/store/database.js';
 import { createLogger } from '../../service/telemetry/logger.js';
 import { tempDir } from '../helpers/service-process.js';
@@ -250,6 +250,51 @@ describe('queue store: batches come from what was just committed, and match the 
     );
     expect(read(queue)).toEqual(read(fromDisk()));
     expect(read(queue).rows.map((r) => r.envId)).toEqual(later.map((e) => e.id));
+  });
+});
+
+describe('queue store: multi-row inserts', () => {
+  it('cuts every batch into chunks of 64, 32, …, 1 rows that cover it in order', () => {
+    for (let length = 0; length <= 300; length++) {
+      const chunks = insertChunks(length);
+      const sizes = chunks.map(([start, end]) => end - start);
+      // Contiguous from 0 to length: nothing skipped, nothing twice.
+      expect(chunks.map(([start]) => start)).toEqual(chunks.map((_, i) => (i === 0 ? 0 : (chunks[i - 1] as [number, number])[1])));
+      expect(chunks.at(-1)?.[1] ?? 0).toBe(length);
+      // Seven statement sizes per table, whatever the batch sizes are.
+      for (const size of sizes) expect([1, 2, 4, 8, 16, 32, 64]).toContain(size);
+      // Largest first, so a batch takes as few statements as it can: full chunks, then its remainder's bits.
+      expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+      expect(sizes.length).toBe(Math.floor(length / 64) + [...(length % 64).toString(2)].filter((b) => b === '1').length);
+    }
+  });
+
+  it('numbers rows across chunks of every size exactly as the outbox and the inbox hold them', async () => {
+    const store = await openStore({ dataDir: tempDir(), logger });
+    try {
+      const queue = new QueueStore(store.sqlite);
+      const now = Date.now();
+      const sent: Envelope[] = [];
+      for (const n of [1, 63, 127, 3, 200]) {
+        const batch = Array.from({ length: n }, () => envelope(8));
+        sent.push(...batch);
+        queue.enqueue(
+          batch.map((e) => ({ envelope: e, routes: [{ peer: PEER, recipients: e.to }] })),
+          now,
+          HOUR,
+        );
+      }
+      const { rows } = new QueueStore(store.sqlite).readBatch(PEER, 10_000, 2 ** 24, -1);
+      expect(rows.map((r) => r.envId)).toEqual(sent.map((e) => e.id));
+      expect(queue.readBatch(PEER, 10_000, 2 ** 24, -1).rows.map((r) => r.seq)).toEqual(rows.map((r) => r.seq));
+
+      const received = Array.from({ length: 127 }, () => envelope(8));
+      const result = queue.receive('a.example', received, now);
+      expect(result.inserted.map((r) => [r.seq, r.envId])).toEqual(queue.inbox(0, 10_000).map((r) => [r.seq, r.envId]));
+      expect(result.inserted.map((r) => r.envId)).toEqual(received.map((e) => e.id));
+    } finally {
+      await store.close();
+    }
   });
 });
 
