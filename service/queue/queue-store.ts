@@ -46,12 +46,17 @@ export interface ReceiveResult {
 const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 /**
  * Rows per multi-row insert statement, at most. A batch is inserted in chunks whose sizes are
- * powers of two (100 rows: 64 + 32 + 4), so each table needs 7 prepared statements instead of
- * one per batch size: a statement for 64 rows of 10 columns holds about 100 KB of SQLite's
+ * powers of two (100 rows: 64 + 32 + 4), so each table needs at most 7 prepared statements instead
+ * of one per batch size: a statement for 64 rows of 10 columns holds about 100 KB of SQLite's
  * memory, and 64 sizes of each table were about 10 MB of an appliance's RSS.
  */
 const INSERT_CHUNK = 64;
-const INSERT_SIZES = Array.from({ length: Math.log2(INSERT_CHUNK) + 1 }, (_, i) => 2 ** i);
+const INSERT_COLUMNS = {
+  outbox: ['peer', 'envId', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'enqueuedAt', 'expiresAt'],
+  routed: ['envId', 'peer', 'sender', 'recipients', 'state', 'at'],
+  received: ['origin', 'envId', 'at'],
+  inbox: ['envId', 'origin', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'receivedAt'],
+} as const;
 
 /** [start, end) of each chunk of a batch of `length` rows: the largest power of two that fits, first. */
 export function insertChunks(length: number): Array<[number, number]> {
@@ -64,12 +69,7 @@ export function insertChunks(length: number): Array<[number, number]> {
   }
   return chunks;
 }
-const INSERT_COLUMNS = {
-  outbox: ['peer', 'envId', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'enqueuedAt', 'expiresAt'],
-  routed: ['envId', 'peer', 'sender', 'recipients', 'state', 'at'],
-  received: ['origin', 'envId', 'at'],
-  inbox: ['envId', 'origin', 'sender', 'recipients', 'type', 'ts', 'body', 'ref', 'receivedAt'],
-} as const;
+
 /** What readBatch counts per row on top of its body (ids, addresses, frame overhead). */
 const ROW_OVERHEAD = 256;
 /** How long plain acknowledgements wait to be deleted together, and how many may wait. */
@@ -125,15 +125,6 @@ export class QueueStore {
     this.#db = db;
     this.#keepDeliveryRecords = options.keepDeliveryRecords ?? true;
     this.#s = prepare(db);
-    // All of them now, before any traffic: prepared later they would sit in the middle of a
-    // heap that load has grown, and keep it from shrinking back.
-    for (const [table, columns] of Object.entries(INSERT_COLUMNS)) {
-      const tuple = `(${columns.map(() => '?').join(', ')})`;
-      for (const rows of INSERT_SIZES) {
-        const values = Array.from({ length: rows }, () => tuple).join(', ');
-        this.#inserts.set(`${table}:${rows}`, db.prepare(`insert into ${table} (${columns.join(', ')}) values ${values}`));
-      }
-    }
     for (const row of this.#s.depthAll.all() as Array<{ peer: string; n: number }>) this.#depth.set(row.peer, row.n);
   }
 
@@ -208,8 +199,14 @@ export class QueueStore {
   }
 
   #multiInsert(table: keyof typeof INSERT_COLUMNS, rows: number): BetterSqlite3.Statement {
-    const statement = this.#inserts.get(`${table}:${rows}`);
-    if (!statement) throw new Error(`no insert statement for ${rows} rows of ${table}`);
+    const key = `${table}:${rows}`;
+    let statement = this.#inserts.get(key);
+    if (!statement) {
+      const columns = INSERT_COLUMNS[table];
+      const tuple = `(${columns.map(() => '?').join(', ')})`;
+      statement = this.#db.prepare(`insert into ${table} (${columns.join(', ')}) values ${Array.from({ length: rows }, () => tuple).join(', ')}`);
+      this.#inserts.set(key, statement);
+    }
     return statement;
   }
 
