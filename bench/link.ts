@@ -32,6 +32,7 @@ import {
 } from '../service/link/frames.js';
 import { initiate, linkClientOptions, linkPath, respond, staticMatchesPins, type ClaimPolicy } from '../service/link/handshake.js';
 import { CipherState, ed25519PublicKeyToX25519, generateKeyPair, keyPairFromSecretKey, ready } from '../service/link/noise.js';
+import { nextMessage } from '../service/link/manager.js';
 import { LinkSession, type RequestHandler, type TransportCiphers } from '../service/link/session.js';
 
 const { values: options } = parseArgs({
@@ -151,30 +152,6 @@ function benchPolicy(pins: Map<string, string[]>): ClaimPolicy {
   };
 }
 
-function nextMessage(socket: WebSocket, timeoutMs = 10_000): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      socket.off('message', onMessage);
-      socket.off('close', onClose);
-    };
-    const onMessage = (data: Buffer) => {
-      done();
-      resolve(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    };
-    const onClose = (code: number) => {
-      done();
-      reject(new Error(`closed during the handshake (${code})`));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error('handshake timed out'));
-    }, timeoutMs);
-    socket.on('message', onMessage);
-    socket.on('close', onClose);
-  });
-}
-
 function opened(socket: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve());
@@ -183,6 +160,7 @@ function opened(socket: WebSocket): Promise<void> {
 }
 
 const envelopeId = '01J9Z8Y7X6W5V4T3S2R1Q0P9N8';
+const replyTimeoutMs = 10_000;
 
 /** A deliver frame with one envelope whose body is sized so the encoded frame is `bytes` long. */
 function deliverOfSize(bytes: number): { envelope: Envelope; encodedBytes: number } {
@@ -335,7 +313,7 @@ async function startServer(tls: Tls, dialer: IdentityKey, responder: IdentityKey
   });
   const acceptLink = async (ws: WebSocket) => {
     try {
-      const first = await nextMessage(ws);
+      const first = await nextMessage(ws, replyTimeoutMs);
       const { ciphers, claim } = await respond(first, (m) => ws.send(m), { identities: [responder], policy });
       new LinkSession(ws, { peerDomain: claim.from, direction: 'inbound', ciphers, handler: answerDeliver });
     } catch {
@@ -380,7 +358,7 @@ async function closedLoop(concurrency: number, ms: number, once: () => Promise<v
 async function plainConnect(bench: Bench): Promise<void> {
   const socket = new WebSocket(`wss://127.0.0.1:${bench.port}/echo`, { ca: bench.ca, maxPayload: 65535, perMessageDeflate: false });
   await opened(socket);
-  const reply = nextMessage(socket);
+  const reply = nextMessage(socket, replyTimeoutMs);
   socket.send(randomBytes(32), { binary: true });
   await reply;
   socket.close(1000);
@@ -391,7 +369,7 @@ async function noiseLinkUp(bench: Bench): Promise<void> {
   await opened(socket);
   const ciphers = await initiate(
     (m) => socket.send(m),
-    () => nextMessage(socket),
+    () => nextMessage(socket, replyTimeoutMs),
     { identity: bench.dialer, ownDomain: dialerDomain, peerDomain: responderDomain, peerKey: bench.responder.id },
   );
   const session = new LinkSession(socket, { peerDomain: responderDomain, direction: 'outbound', ciphers, handler: answerDeliver });
@@ -482,7 +460,7 @@ async function openLink(bench: Bench): Promise<LinkSession> {
   await opened(socket);
   const ciphers = await initiate(
     (m) => socket.send(m),
-    () => nextMessage(socket),
+    () => nextMessage(socket, replyTimeoutMs),
     { identity: bench.dialer, ownDomain: dialerDomain, peerDomain: responderDomain, peerKey: bench.responder.id },
   );
   const session = new LinkSession(socket, { peerDomain: responderDomain, direction: 'outbound', ciphers, handler: answerDeliver });

@@ -44,8 +44,8 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
-/** Resolves with the next binary message, or rejects when the socket closes first. */
-function nextMessage(socket: WebSocket, timeoutMs: number): Promise<Uint8Array> {
+/** Resolves with the next binary message, or rejects (with the codes operators see) when the socket closes, fails or times out first. */
+export function nextMessage(socket: WebSocket, timeoutMs: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer);

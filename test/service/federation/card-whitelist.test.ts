@@ -2,22 +2,14 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cardToText, createCard, parseCard, verifyCard, type Card } from '../../../service/federation/card.js';
 import { Whitelist } from '../../../service/federation/whitelist.js';
-import { IdentityStore, type IdentityKey } from '../../../service/identity/identity.js';
-import { resolveKek } from '../../../service/identity/kek.js';
+import type { IdentityKey } from '../../../service/identity/identity.js';
 import { verifyAuditChain, listAudit } from '../../../service/store/audit.js';
 import { openStore, type Store } from '../../../service/store/database.js';
 import { createLogger } from '../../../service/telemetry/logger.js';
+import { newIdentity } from '../../helpers/identity.js';
 import { tempDir } from '../../helpers/service-process.js';
 
 const logger = createLogger({ level: 'silent' });
-
-async function newIdentity(): Promise<IdentityKey> {
-  const dir = tempDir();
-  const store = await openStore({ dataDir: dir, logger });
-  const id = await new IdentityStore(store.db, resolveKek(dir, {})).create();
-  await store.close();
-  return id;
-}
 
 describe('federation cards', () => {
   it('round-trip through the JSON file and the text line, and verify', async () => {

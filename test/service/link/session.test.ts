@@ -1,46 +1,58 @@
-import { EventEmitter } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { IdentityKey } from '../../../service/identity/identity.js';
 import { LinkError } from '../../../service/link/errors.js';
 import type { Frame } from '../../../service/link/frames.js';
-import { LinkSession, type RequestHandler, type TransportCiphers } from '../../../service/link/session.js';
-import type { WebSocket } from 'ws';
+import { initiate, linkClientOptions, linkPath, respond } from '../../../service/link/handshake.js';
+import { nextMessage } from '../../../service/link/manager.js';
+import { LinkSession, type RequestHandler } from '../../../service/link/session.js';
+import { newIdentity } from '../../helpers/identity.js';
 
-/** Two ends of an in-memory WebSocket: what one sends, the other receives as a binary message. */
-class FakeSocket extends EventEmitter {
-  peer: FakeSocket | undefined;
-  readonly sent: Uint8Array[] = [];
-  bufferedAmount = 0;
-  send(data: Uint8Array): void {
-    this.sent.push(data);
-    const peer = this.peer;
-    // Delivered later, as a socket would: never inside the sender's call.
-    setImmediate(() => peer?.emit('message', Buffer.from(data), true));
-  }
-  close(code = 1000, reason = ''): void {
-    for (const end of [this, this.peer]) setImmediate(() => end?.emit('close', code, Buffer.from(reason)));
-  }
-}
-
-const plain = { encrypt: (p: Uint8Array) => p.slice(), decrypt: (c: Uint8Array) => c, rekey: () => undefined };
-const ciphers: TransportCiphers = { send: plain, receive: plain };
+// Real links on loopback: a ws server and a dialer with the product's options, a Noise IK
+// handshake between two identity keys, then a LinkSession on each end (no TLS: the sessions
+// see the same WebSocket either way; the integration tests run links over TLS).
+let server: WebSocketServer;
+let dialerKey: IdentityKey;
+let responderKey: IdentityKey;
 const sessions: LinkSession[] = [];
 
-function pair(
+beforeAll(async () => {
+  [dialerKey, responderKey] = await Promise.all([newIdentity(), newIdentity()]);
+  server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65535, perMessageDeflate: false });
+  await new Promise((resolve) => server.once('listening', resolve));
+});
+
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+async function pair(
   handler: RequestHandler,
   options: { maxInFlight?: number; requestTimeoutMs?: number } = {},
-): { dialer: LinkSession; sockets: [FakeSocket, FakeSocket] } {
-  const a = new FakeSocket();
-  const b = new FakeSocket();
-  a.peer = b;
-  b.peer = a;
-  const dialer = new LinkSession(a as unknown as WebSocket, {
+): Promise<{ dialer: LinkSession; sockets: [WebSocket, WebSocket] }> {
+  const accepted = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
+  const a = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}${linkPath}`, linkClientOptions);
+  await new Promise((resolve, reject) => a.once('open', resolve).once('error', reject));
+  const b = await accepted;
+  const first = nextMessage(b, 5000);
+  const dialing = initiate(
+    (m) => a.send(m),
+    () => nextMessage(a, 5000),
+    {
+      identity: dialerKey,
+      ownDomain: 'a.example',
+      peerDomain: 'b.example',
+      peerKey: responderKey.id,
+    },
+  );
+  const responded = await respond(await first, (m) => b.send(m), { identities: [responderKey], policy: async () => undefined });
+  const responder = new LinkSession(b, { peerDomain: 'a.example', direction: 'inbound', ciphers: responded.ciphers, handler });
+  const dialer = new LinkSession(a, {
     peerDomain: 'b.example',
     direction: 'outbound',
-    ciphers,
+    ciphers: await dialing,
     handler: async () => ({ t: 'pong', id: 0, ts: 0 }),
     ...options,
   });
-  const responder = new LinkSession(b as unknown as WebSocket, { peerDomain: 'a.example', direction: 'inbound', ciphers, handler });
   sessions.push(dialer, responder);
   return { dialer, sockets: [a, b] };
 }
@@ -55,7 +67,7 @@ describe('LinkSession requests', () => {
   it('keeps at most maxInFlight requests outstanding; the rest wait for an answer, then go in order', async () => {
     const gates: Array<() => void> = [];
     const seen: number[] = [];
-    const { dialer } = pair(
+    const { dialer } = await pair(
       async (frame) => {
         if (frame.t !== 'deliver') throw new Error('deliver only');
         seen.push(frame.envelopes[0]!.ts);
@@ -80,7 +92,7 @@ describe('LinkSession requests', () => {
   });
 
   it('rejects a request that gets no answer in time with timeout, naming the request', async () => {
-    const { dialer } = pair(() => new Promise<Frame>(() => undefined), { requestTimeoutMs: 40 });
+    const { dialer } = await pair(() => new Promise<Frame>(() => undefined), { requestTimeoutMs: 40 });
     const started = Date.now();
     const error = (await dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: unknown) => e)) as LinkError;
     expect(error).toBeInstanceOf(LinkError);
@@ -91,7 +103,7 @@ describe('LinkSession requests', () => {
   });
 
   it('rejects an answer of the wrong type with frame_malformed', async () => {
-    const { dialer } = pair(async (frame) => ({ t: 'pong', id: frame.id, ts: 1 }));
+    const { dialer } = await pair(async (frame) => ({ t: 'pong', id: frame.id, ts: 1 }));
     await expect(dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] })).rejects.toMatchObject({
       code: 'frame_malformed',
       message: 'expected ack, got pong',
@@ -99,7 +111,7 @@ describe('LinkSession requests', () => {
   });
 
   it('answers an error frame with the code the handler threw', async () => {
-    const { dialer } = pair(async () => {
+    const { dialer } = await pair(async () => {
       throw new LinkError('capability_denied', 'messages are not enabled');
     });
     await expect(dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] })).rejects.toMatchObject({ code: 'capability_denied' });
@@ -107,7 +119,7 @@ describe('LinkSession requests', () => {
 
   it('refuses a send from inside a transmit instead of corrupting the frame being written', async () => {
     const received: number[] = [];
-    const { dialer, sockets } = pair(async (frame) => {
+    const { dialer, sockets } = await pair(async (frame) => {
       if (frame.t !== 'deliver') throw new Error('deliver only');
       received.push(frame.envelopes.length);
       return { t: 'ack', id: frame.id, stored: [], rejected: [] };
@@ -115,7 +127,7 @@ describe('LinkSession requests', () => {
     const [socket] = sockets;
     const send = socket.send.bind(socket);
     let reentered: unknown;
-    socket.send = (data: Uint8Array) => {
+    socket.send = ((data: Uint8Array, options: { binary: boolean }) => {
       if (reentered === undefined) {
         try {
           dialer.send({ t: 'ping', id: 99, ts: 1 });
@@ -124,8 +136,8 @@ describe('LinkSession requests', () => {
           reentered = error;
         }
       }
-      send(data);
-    };
+      send(data, options);
+    }) as typeof socket.send;
     // Two frames of about 40 KB: the second does not fit beside the first, so the writer
     // transmits the first before it has copied the second.
     const big = Array.from({ length: 30 }, () => ({ ...envelope, body: new Uint8Array(1300) }));
@@ -136,7 +148,7 @@ describe('LinkSession requests', () => {
   });
 
   it('rejects what is in flight or waiting when the link closes, and every request after it, with peer_unreachable', async () => {
-    const { dialer } = pair(() => new Promise<Frame>(() => undefined), { maxInFlight: 1 });
+    const { dialer } = await pair(() => new Promise<Frame>(() => undefined), { maxInFlight: 1 });
     const inFlight = dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: LinkError) => e.code);
     const waiting = dialer.request<'deliver'>({ t: 'deliver', envelopes: [envelope] }).catch((e: LinkError) => e.code);
     await new Promise((resolve) => setTimeout(resolve, 10));
