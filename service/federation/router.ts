@@ -170,7 +170,8 @@ export class EnvelopeRouter {
       }
       const routes: Array<{ peer: string; recipients: string[] }> = [];
       for (const [domain, recipients] of byPeer) {
-        const peer = await this.#peer(domain);
+        // Known peers without an await: a submission's only pause is the commit's.
+        const peer = this.#peers.has(domain) ? this.#peers.get(domain) : await this.#peer(domain);
         if (!peer) throw new ConsulateError('not_whitelisted', `envelope ${envelope.id}: ${domain} is not on the whitelist`, { status: 403 });
         const capability = envelope.type === 'call' ? 'calls' : 'messages';
         if (!peer.capabilities[capability])

@@ -363,3 +363,33 @@ describe('queue store: a peer batch is stored once per id, in order', () => {
     }
   });
 });
+
+describe('queue store: retry state', () => {
+  it('reads back what is on disk through backoffs, a reset, a sever, and a store opened again', async () => {
+    const store = await openStore({ dataDir: tempDir(), logger });
+    try {
+      const queue = new QueueStore(store.sqlite);
+      const fromDisk = (peer: string) => new QueueStore(store.sqlite).retryState(peer);
+      expect(queue.retryState(PEER)).toBeUndefined();
+      queue.setRetryState(PEER, 1, 5000, 'peer_unreachable');
+      queue.setRetryState(PEER, 2, 9000, 'timeout');
+      expect(queue.retryState(PEER)).toEqual({ attempts: 2, nextAttemptAt: 9000, lastError: 'timeout' });
+      expect(fromDisk(PEER)).toEqual(queue.retryState(PEER));
+
+      // Written by another store of the same file (a restart): read from disk the first time.
+      new QueueStore(store.sqlite).setRetryState('c.example', 3, 7000, null);
+      expect(queue.retryState('c.example')).toEqual({ attempts: 3, nextAttemptAt: 7000, lastError: null });
+
+      queue.setRetryState(PEER, 0, 0, null);
+      expect(queue.retryState(PEER)).toBeUndefined();
+      expect(fromDisk(PEER)).toBeUndefined();
+
+      queue.setRetryState(PEER, 4, 1000, 'timeout');
+      queue.purgePeer(PEER);
+      expect(queue.retryState(PEER)).toBeUndefined();
+      expect(fromDisk(PEER)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
