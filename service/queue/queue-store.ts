@@ -87,8 +87,12 @@ export class QueueStore {
   /** The most acknowledged envelopes settle sets aside before it deletes them. */
   readonly maxSetAside = SETTLE_MAX_PENDING;
   readonly #db: BetterSqlite3.Database;
-  /** Runs a function in one transaction; better-sqlite3's wrapper, made once. */
-  readonly #atomic: (fn: () => unknown) => unknown;
+  /**
+   * Runs `fn` in one transaction and returns what it returns. `db.transaction(fn)` builds four
+   * wrappers and defines properties on them each time (about 5 µs and a dozen objects); every
+   * transaction of the queue goes through this one, made in the constructor, instead.
+   */
+  readonly #atomically: <T>(fn: () => T) => T;
   readonly #s: ReturnType<typeof prepare>;
   readonly #depth = new Map<string, number>();
   /**
@@ -131,17 +135,8 @@ export class QueueStore {
     this.#db = db;
     this.#keepDeliveryRecords = options.keepDeliveryRecords ?? true;
     this.#s = prepare(db);
-    this.#atomic = db.transaction((fn: () => unknown) => fn());
+    this.#atomically = db.transaction((fn: () => unknown) => fn()) as <T>(fn: () => T) => T;
     for (const row of this.#s.depthAll.all() as Array<{ peer: string; n: number }>) this.#depth.set(row.peer, row.n);
-  }
-
-  /**
-   * `fn` as one transaction, to call once. `db.transaction(fn)` builds four wrappers and defines
-   * properties on them each time (about 5 µs and a dozen objects); every transaction of the queue
-   * goes through the one made in the constructor instead.
-   */
-  #transaction<T>(fn: () => T): () => T {
-    return () => this.#atomic(fn) as T;
   }
 
   depth(peer: string): number {
@@ -188,7 +183,7 @@ export class QueueStore {
         });
       }
     }
-    const run = this.#transaction(() => {
+    this.#atomically(() => {
       // Many rows per statement: the per-call cost of a prepared statement is most of a small row's.
       for (const [start, end] of insertChunks(added.length)) {
         const chunk = added.slice(start, end);
@@ -206,7 +201,6 @@ export class QueueStore {
         this.#multiInsert('routed', chunk.length).run(...routedParams);
       }
     });
-    run();
     // Only now, after the commit: the rows exist.
     for (const row of added) {
       this.#depth.set(row.peer, this.depth(row.peer) + 1);
@@ -371,7 +365,7 @@ export class QueueStore {
       return { recalledInFlight: [] };
     }
     this.flushSettled();
-    const run = this.#transaction(() => {
+    const { removed, recalledInFlight } = this.#atomically(() => {
       // One statement per table for the whole ack, not one per envelope.
       const ids = JSON.stringify(stored);
       // Recalled while the batch was on its way: removed here, but the peer has stored it, so a
@@ -388,7 +382,6 @@ export class QueueStore {
       }
       return { removed, recalledInFlight };
     });
-    const { removed, recalledInFlight } = run();
     this.#depth.set(peer, Math.max(0, this.depth(peer) - removed));
     this.#forget(peer, [...stored, ...failed.map((f) => f.envId)]);
     return { recalledInFlight };
@@ -399,14 +392,14 @@ export class QueueStore {
     if (this.#settled.size === 0) return;
     const pending = [...this.#settled];
     // Set aside until the delete commits: a failed flush leaves them for the next one.
-    const removed = this.#transaction(() =>
+    const removed = this.#atomically(() =>
       pending.map(([peer, { ids, now }]) => {
         const json = JSON.stringify([...ids]);
         if (this.#keepDeliveryRecords) this.#s.setRoutedMany.run('delivered', now, peer, json);
         else this.#s.deleteRoutedMany.run(peer, json);
         return this.#s.deleteOutboxMany.run(peer, json).changes;
       }),
-    )();
+    );
     this.#settled.clear();
     this.#settledCount = 0;
     clearTimeout(this.#settleTimer);
@@ -420,16 +413,15 @@ export class QueueStore {
   /** Envelopes past their TTL leave the outbox and tell the sender's home. */
   expire(now: number, ownDomain: string): number {
     this.flushSettled();
-    const run = this.#transaction(() => {
-      const rows = this.#s.expired.all(now) as OutboxRow[];
-      for (const row of rows) {
+    const rows = this.#atomically(() => {
+      const expired = this.#s.expired.all(now) as OutboxRow[];
+      for (const row of expired) {
         this.#s.deleteOutbox.run(row.peer, row.envId);
         this.#s.setRouted.run('expired', now, row.envId, row.peer);
         this.#undeliverable(row, 'expired', `not delivered to ${row.peer} before its time to live ran out`, now, ownDomain);
       }
-      return rows;
+      return expired;
     });
-    const rows = run();
     for (const row of rows) {
       this.#depth.set(row.peer, Math.max(0, this.depth(row.peer) - 1));
       this.#forget(row.peer, [row.envId]);
@@ -448,7 +440,7 @@ export class QueueStore {
    */
   recall(envId: string, now: number): { removedFrom: string[]; reached: Array<{ peer: string; recipients: string[] }> } {
     this.flushSettled();
-    const run = this.#transaction(() => {
+    const result = this.#atomically(() => {
       const removedFrom: string[] = [];
       const reached: Array<{ peer: string; recipients: string[] }> = [];
       for (const route of this.routedPeers(envId)) {
@@ -461,7 +453,6 @@ export class QueueStore {
       }
       return { removedFrom, reached };
     });
-    const result = run();
     if (result.removedFrom.length > 0) this.#recalls++;
     for (const peer of result.removedFrom) {
       this.#depth.set(peer, Math.max(0, this.depth(peer) - 1));
@@ -475,7 +466,7 @@ export class QueueStore {
    * Ids seen before are acknowledged again without storing twice.
    */
   receive(origin: string, envelopes: Envelope[], now: number): ReceiveResult {
-    const run = this.#transaction(() => {
+    const result = this.#atomically(() => {
       // The home's acks first: an original it already took is not 'removed before the home took it' by a recall here.
       this.#applyHomeAcks();
       const stored: string[] = [];
@@ -536,7 +527,6 @@ export class QueueStore {
       flush();
       return { stored, recalledFromInbox, inserted };
     });
-    const result = run();
     this.#homeAcksApplied();
     return result;
   }
@@ -554,11 +544,10 @@ export class QueueStore {
 
   /** The home took these: they leave the inbox (the dedupe ids stay). Returns how many were there. */
   ack(envIds: string[]): number {
-    const run = this.#transaction(() => {
+    const n = this.#atomically(() => {
       this.#applyHomeAcks();
       return this.#s.ackInboxMany.run(JSON.stringify(envIds)).changes;
     });
-    const n = run();
     this.#homeAcksApplied();
     return n;
   }
@@ -577,7 +566,7 @@ export class QueueStore {
 
   flushHomeAcks(): void {
     if (this.#homeAcked.size === 0) return;
-    this.#transaction(() => this.#applyHomeAcks())();
+    this.#atomically(() => this.#applyHomeAcks());
     this.#homeAcksApplied();
   }
 
@@ -605,7 +594,7 @@ export class QueueStore {
   /** An operator's purge of one peer's queue: each envelope becomes an undeliverable event for its sender. */
   purgeQueue(peer: string, now: number, ownDomain: string): number {
     this.flushSettled();
-    const run = this.#transaction(() => {
+    const n = this.#atomically(() => {
       const rows = this.#s.allForPeer.all(peer) as OutboxRow[];
       for (const row of rows) {
         this.#s.deleteOutbox.run(peer, row.envId);
@@ -614,7 +603,6 @@ export class QueueStore {
       }
       return rows.length;
     });
-    const n = run();
     this.#depth.delete(peer);
     this.#dropRecent(peer);
     return n;
@@ -623,13 +611,12 @@ export class QueueStore {
   /** Sever: everything queued for or routed to the peer goes. */
   purgePeer(peer: string): number {
     this.flushSettled();
-    const run = this.#transaction(() => {
-      const n = this.#s.purgeOutbox.run(peer).changes;
+    const n = this.#atomically(() => {
+      const purged = this.#s.purgeOutbox.run(peer).changes;
       this.#s.purgeRouted.run(peer);
       this.#s.purgeRetry.run(peer);
-      return n;
+      return purged;
     });
-    const n = run();
     this.#depth.delete(peer);
     this.#retry.delete(peer);
     this.#dropRecent(peer);
