@@ -171,7 +171,7 @@ export class EnvelopeRouter {
       const routes: Array<{ peer: string; recipients: string[] }> = [];
       for (const [domain, recipients] of byPeer) {
         // Known peers without an await: a submission's only pause is the commit's.
-        const peer = this.#peers.has(domain) ? this.#peers.get(domain) : await this.#peer(domain);
+        const peer = this.#peers.has(domain) ? this.#peers.get(domain) : await this.#loadPeer(domain);
         if (!peer) throw new ConsulateError('not_whitelisted', `envelope ${envelope.id}: ${domain} is not on the whitelist`, { status: 403 });
         const capability = envelope.type === 'call' ? 'calls' : 'messages';
         if (!peer.capabilities[capability])
@@ -232,8 +232,8 @@ export class EnvelopeRouter {
     this.kick(peer);
   }
 
-  async #peer(domain: string): Promise<Peer | undefined> {
-    if (this.#peers.has(domain)) return this.#peers.get(domain);
+  /** A peer not in `#peers` yet, read from the whitelist and remembered until it changes. */
+  async #loadPeer(domain: string): Promise<Peer | undefined> {
     const peer = await this.#o.whitelist.get(domain).catch(() => undefined);
     this.#peers.set(domain, peer);
     return peer;
