@@ -4,30 +4,17 @@ import { WebSocket } from 'ws';
 import type { Service } from '../../service/app.js';
 import { createCard } from '../../service/federation/card.js';
 import { checkPeer } from '../../service/federation/doctor.js';
-import { IdentityStore, type IdentityKey } from '../../service/identity/identity.js';
-import { resolveKek } from '../../service/identity/kek.js';
+import type { IdentityKey } from '../../service/identity/identity.js';
 import { LinkError } from '../../service/link/errors.js';
 import { initiate, linkPath } from '../../service/link/handshake.js';
 import { trustAnchors } from '../../service/link/manager.js';
-import { openStore } from '../../service/store/database.js';
-import { createLogger } from '../../service/telemetry/logger.js';
 import { waitFor } from '../helpers/appliance.js';
+import { newIdentity } from '../helpers/identity.js';
 import { inProcessAppliance } from '../helpers/in-process.js';
-import { tempDir } from '../helpers/service-process.js';
 import { createTestCa, type TestCa } from '../helpers/test-ca.js';
-
-const logger = createLogger({ level: 'silent' });
 
 function appliance(domain: string, ca: TestCa, sans?: string[]): Promise<Service> {
   return inProcessAppliance(domain, ca, { ...(sans ? { sans } : {}), link: { session: { maxFrameBytes: 256 * 1024 }, backoff: { baseMs: 50, maxMs: 200 } } });
-}
-
-async function looseIdentity(): Promise<IdentityKey> {
-  const dir = tempDir();
-  const store = await openStore({ dataDir: dir, logger });
-  const identity = await new IdentityStore(store.db, resolveKek(dir, {})).create();
-  await store.close();
-  return identity;
 }
 
 describe('link refusals: each with its stable code, counted, visible, and nothing changed', () => {
@@ -124,7 +111,7 @@ describe('link refusals: each with its stable code, counted, visible, and nothin
     const before = await snapshot(b);
     const counted = await refusals(b, metricPeer, code);
     const { identity: which, ...rest } = parts;
-    const identity = which === 'loose' ? await looseIdentity() : undefined;
+    const identity = which === 'loose' ? await newIdentity() : undefined;
     expect(await dial({ ...rest, ...(identity ? { identity } : {}) })).toBe(code);
     expect(await refusals(b, metricPeer, code)).toBe(counted + 1);
     if (metricPeer === 'a.example') expect(b.peerStatus.get('a.example').lastError?.code).toBe(code);
