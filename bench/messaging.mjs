@@ -914,12 +914,12 @@ async function latencyPhase(ctx, mode) {
   // The schedule goes on without a pause into the measured messages (after a pause, the first
   // few messages were slow again).
   let start = performance.now() + 20;
-  let warm;
+  let warm, warmAnswered;
   if (cfg.latWarmupSeconds > 0) {
     const warmTotal = Math.round(cfg.rate * cfg.latWarmupSeconds);
     warm = phaseState('warmup', warmTotal, lanes);
     phases.set('warmup', warm);
-    warm.answered = (await paced(a, keyA, mode, warm, 'warmup', warmTotal, interval, lanes, start)).answered;
+    warmAnswered = (await paced(a, keyA, mode, warm, 'warmup', warmTotal, interval, lanes, start)).answered;
     start += warmTotal * interval;
   }
   const meter = cpuMeter([a, ctx.b]);
@@ -934,7 +934,7 @@ async function latencyPhase(ctx, mode) {
     latencyMeasuring = false;
   }
   if (warm) {
-    await warm.answered;
+    await warmAnswered;
     await waitDone(warm, 60_000);
     if (!integrity(warm).ok) throw new Error(`latency warm-up (${mode}): not exactly once: ${JSON.stringify(integrity(warm))}`);
   }
@@ -980,10 +980,10 @@ async function latencyPhase(ctx, mode) {
 }
 
 /**
- * Sends `total` messages of `phase` at one every `interval` ms on a fixed schedule from home A,
- * each sender (message i is sender i mod lanes) submitting what is due in one request.
+ * Sends `total` messages of `phase` from home A, message i due at t0 + i × interval, each sender
+ * (message i is sender i mod lanes) submitting what is due in one request.
  */
-async function paced(a, keyA, mode, state, phase, total, interval, lanes, t0 = performance.now() + 20) {
+async function paced(a, keyA, mode, state, phase, total, interval, lanes, t0) {
   for (let i = 0; i < total; i++) state.sentAt[i] = t0 + i * interval;
   let requests = 0;
   const acceptedAfter = [];
