@@ -48,7 +48,7 @@ if (!skipBuild) {
   step('npm run build');
   run('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 }
-for (const required of ['dist/service/cli/main.js', 'dist/renderer/index.html', 'bin/consulate.js']) {
+for (const required of ['dist/service/consulate.js', 'dist/renderer/index.html', 'bin/consulate.js']) {
   if (!existsSync(join(root, required))) throw new Error(`${required} is missing: run \`npm run build\` first`);
 }
 
