@@ -41,7 +41,7 @@ await build({
     chunkFileNames: 'consulate-[name]-[hash].js',
     // Names are minified too (errors set their own `name`). Keeping them (`keepNames`) wraps every
     // function at load time and cost 12 MB of idle RSS; `node --enable-source-maps` maps a stack
-    // trace back to the TypeScript sources.
+    // trace to tsc's output in dist/service, which keeps the TypeScript's names.
     minify: true,
     sourcemap: true,
   },
