@@ -22,7 +22,7 @@ let db: BetterSqlite3.Database;
 try {
   db = new BetterSqlite3(path, { fileMustExist: true });
   // A checkpoint copies WAL frames straight into the database file; this connection reads no
-  // tables, so it needs no more than SQLite's minimum page cache (better-sqlite3's default is 16 MiB).
+  // tables, so 64 KiB of page cache is plenty (better-sqlite3's default is 16 MiB).
   db.pragma('cache_size = -64');
   post({ type: 'ready' });
 } catch (error) {

@@ -9,7 +9,7 @@ import type { Database } from './schema.js';
 
 export const databaseFileName = 'consulate.db';
 /** SQLite's page cache per connection, KiB (SQLite's own default; better-sqlite3's is 16 MiB). */
-export const PAGE_CACHE_KIB = 2000;
+const PAGE_CACHE_KIB = 2000;
 
 export interface Store {
   db: Kysely<Database>;

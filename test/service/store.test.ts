@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { openStore, PAGE_CACHE_KIB } from '../../service/store/database.js';
+import { openStore } from '../../service/store/database.js';
 import { migrations, type Migration } from '../../service/store/migrations.js';
 import { createLogger } from '../../service/telemetry/logger.js';
 import { tempDir } from '../helpers/service-process.js';
@@ -13,8 +13,8 @@ describe('store', () => {
     const dataDir = tempDir();
     const store = await openStore({ dataDir, logger });
     expect(store.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
-    // SQLite's 2 MB page cache, not better-sqlite3's 16 MB (docs/operations.md, Memory).
-    expect(store.sqlite.pragma('cache_size', { simple: true })).toBe(-PAGE_CACHE_KIB);
+    // SQLite's 2 MB page cache (negative: KiB), not better-sqlite3's 16 MB (docs/operations.md, Memory).
+    expect(store.sqlite.pragma('cache_size', { simple: true })).toBe(-2000);
     expect(store.schemaVersion).toBe(migrations.at(-1)?.version);
     const created = await store.db.selectFrom('meta').select('value').where('key', '=', 'created_at').executeTakeFirst();
     expect(created?.value).toMatch(/^\d{4}-/);
