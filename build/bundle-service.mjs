@@ -44,6 +44,10 @@ await build({
     // trace to tsc's output in dist/service, which keeps the TypeScript's names.
     minify: true,
     sourcemap: true,
+    // Non-ASCII characters (an ellipsis or a dash in a message) escaped: V8 keeps each module's
+    // source text in memory, and one character above U+00FF makes the whole 3 MB chunk a
+    // two-byte string, 6 MB of heap instead of 3.
+    charset: 'ascii',
   },
 });
 process.stdout.write(
