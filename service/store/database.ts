@@ -8,7 +8,12 @@ import { latestVersion, migrations as defaultMigrations, type Migration } from '
 import type { Database } from './schema.js';
 
 export const databaseFileName = 'consulate.db';
-/** SQLite's page cache per connection, KiB (SQLite's own default; better-sqlite3's is 16 MiB). */
+/**
+ * SQLite's page cache per connection, KiB: SQLite's own default. better-sqlite3 builds SQLite with
+ * 16 MiB, and under load the queue tables fill it: 10–25 MB of the appliance's peak RSS. The hot
+ * pages are the tails of a few B-trees; everything else is in the OS page cache anyway
+ * (docs/operations.md, Memory).
+ */
 const PAGE_CACHE_KIB = 2000;
 
 export interface Store {
@@ -50,9 +55,6 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  // better-sqlite3 builds SQLite with a 16 MiB page cache per connection, and under load the
-  // queue tables fill it: 10–25 MB of the appliance's peak RSS. The hot pages are the tails of a
-  // few B-trees; everything else is in the OS page cache anyway (docs/operations.md, Memory).
   sqlite.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   try {
