@@ -21,9 +21,14 @@ const signedCard = cardBody.extend({ sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/
 export type CardBody = z.infer<typeof cardBody>;
 export type Card = z.infer<typeof signedCard>;
 
-/** Canonical bytes that the signature covers: a domain-separated, key-sorted JSON. */
+/**
+ * Canonical bytes that the signature covers: a domain-separated JSON with its keys in code-point
+ * order. Not `localeCompare`, which follows the host's locale (Danish sorts "aa" after "z", Czech
+ * "ch" after "h"): the card's present keys come out in the same order either way, so cards signed
+ * before still verify, but a key added later could have made signer and verifier disagree.
+ */
 function signedBytes(body: CardBody): Uint8Array {
-  const sorted = Object.fromEntries(Object.entries(body).sort(([a], [b]) => a.localeCompare(b)));
+  const sorted = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return new TextEncoder().encode(`consulate-card/${cardVersion}\n${JSON.stringify(sorted)}`);
 }
 

@@ -59,8 +59,9 @@ export class Directory {
     return this.#entries.get(address.toLowerCase());
   }
 
+  /** In code-point order, the same on every host: `localeCompare` followed the host's locale (on a Danish one "aaron" came after "zed"). */
   list(): DirectoryEntry[] {
-    return [...this.#entries.values()].sort((a, b) => a.user.localeCompare(b.user));
+    return [...this.#entries.values()].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
   }
 
   put(address: string, displayName: string, keyBundle: Uint8Array, now = Date.now()): DirectoryEntry {

@@ -33,6 +33,18 @@ describe('federation cards', () => {
     await expect(createCard(identity, { domain: 'b.example', federationUrl: 'http://fed.b.example' })).rejects.toMatchObject({ code: 'invalid_url' });
   });
 
+  it('verifies a card signed by an earlier release, with every optional field', async () => {
+    // Signed when the canonical form sorted its keys with localeCompare (en-US); with code-point
+    // order the bytes are the same, so cards already exchanged keep verifying.
+    const earlier = parseCard(
+      '{"v":1,"domain":"a.example","federationUrl":"https://a.example:8443","fileProxyUrl":"https://files.a.example","relay":"turns:relay.a.example:5349","publicKey":"6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw","issued":"2026-12-05T00:00:00.000Z","expires":"2036-12-02T00:00:00.000Z","sig":"74rvkhmrbyTZwsuUttIX5zsCqvJv3gg81bF4pM41tAe8-RofBJo58xN_xaSdmfJVAiX5_GPSQNOy-0fc1LWwAQ"}',
+    );
+    expect((await verifyCard(earlier, new Date('2027-01-01T00:00:00.000Z'))).fingerprint).toBe('72as-yext-vngo-nlc5-w2nm-guxz');
+    await expect(verifyCard({ ...earlier, relay: 'turns:relay.b.example:5349' }, new Date('2027-01-01T00:00:00.000Z'))).rejects.toMatchObject({
+      code: 'card_bad_signature',
+    });
+  });
+
   it('parser only ever fails with card_malformed or card_version on arbitrary input', () => {
     fc.assert(
       fc.property(
