@@ -2,18 +2,6 @@
 // Entry point of the `consulate` command: runs the built service, bundled by
 // build/bundle-service.mjs (npm ci and npm run build make it).
 import { existsSync } from 'node:fs';
-import { reexecArgv } from './runtime-flags.js';
-
-const again = reexecArgv({
-  execPath: process.execPath,
-  argv: process.argv,
-  execArgv: process.execArgv,
-  versions: process.versions,
-  env: process.env,
-  hasIpc: typeof process.send === 'function',
-  canExecve: typeof process.execve === 'function',
-});
-if (again) process.execve(process.execPath, again, process.env);
 
 const entry = new URL('../dist/service/consulate.js', import.meta.url);
 if (!existsSync(entry)) {

@@ -48,7 +48,7 @@ if (!skipBuild) {
   step('npm run build');
   run('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 }
-for (const required of ['dist/service/consulate.js', 'dist/renderer/index.html', 'bin/consulate.js', 'bin/runtime-flags.js']) {
+for (const required of ['dist/service/consulate.js', 'dist/renderer/index.html', 'bin/consulate.js']) {
   if (!existsSync(join(root, required))) throw new Error(`${required} is missing: run \`npm run build\` first`);
 }
 
@@ -81,7 +81,7 @@ writeFileSync(
   join(appDir, 'package.json'),
   `${JSON.stringify({ name: pkg.name, version, description: pkg.description, license: pkg.license, private: true, type: pkg.type }, null, 2)}\n`,
 );
-for (const file of ['consulate.js', 'runtime-flags.js']) cpSync(join(root, 'bin', file), join(appDir, 'bin', file));
+cpSync(join(root, 'bin', 'consulate.js'), join(appDir, 'bin', 'consulate.js'));
 for (const part of ['service', 'renderer']) {
   cpSync(join(root, 'dist', part), join(appDir, 'dist', part), { recursive: true, filter: (src) => !src.endsWith('.map') });
 }

@@ -15,6 +15,7 @@ import { addCertCommands } from './cert-commands.js';
 import { addBackupCommands } from './backup-commands.js';
 import { addFederationCommands } from './federation-commands.js';
 import { hasParent, notifyParent, onParentShutdown } from './parent.js';
+import { reexecForServe } from './runtime-flags.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
@@ -51,6 +52,7 @@ function load(global: GlobalOptions, options: Record<string, unknown>) {
 }
 
 async function serve(global: GlobalOptions, options: Record<string, unknown>): Promise<void> {
+  reexecForServe();
   const { dataDir, config } = load(global, options);
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const service = new Service({ config, dataDir, logger });

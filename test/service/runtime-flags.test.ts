@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandOf, reexecArgv, SEMI_SPACE_MB } from '../../bin/runtime-flags.js';
+import { reexecArgv, SEMI_SPACE_MB } from '../../service/cli/runtime-flags.js';
 
 const base = {
   execPath: '/usr/bin/node',
@@ -7,7 +7,7 @@ const base = {
   execArgv: [] as string[],
   versions: { node: '24.11.1' } as Record<string, string | undefined>,
   env: {} as Record<string, string | undefined>,
-  hasIpc: false,
+  hasParent: false,
   canExecve: true,
 };
 
@@ -26,9 +26,8 @@ describe('the flags `consulate serve` re-executes with', () => {
 
   it('does not re-execute a second time: the new process carries the flag', () => {
     const again = reexecArgv(base)!;
-    expect(
-      reexecArgv({ ...base, execArgv: again.slice(1, again.indexOf(base.argv[1]!)), argv: [again[0]!, ...again.slice(again.indexOf(base.argv[1]!))] }),
-    ).toBeNull();
+    const script = again.indexOf(base.argv[1]!);
+    expect(reexecArgv({ ...base, execArgv: again.slice(1, script), argv: [again[0]!, ...again.slice(script)] })).toBeNull();
   });
 
   it('leaves a bound the operator gave alone, on the command line or in NODE_OPTIONS', () => {
@@ -42,17 +41,9 @@ describe('the flags `consulate serve` re-executes with', () => {
     expect(reexecArgv({ ...base, versions: { node: '20.20.2' } })).toBeNull();
   });
 
-  it('does nothing under Electron, under a parent with an IPC channel, or without process.execve', () => {
+  it('does nothing under Electron, under a supervising parent, or without process.execve', () => {
     expect(reexecArgv({ ...base, versions: { node: '24.11.1', electron: '40.10.2' } })).toBeNull();
-    expect(reexecArgv({ ...base, hasIpc: true })).toBeNull();
+    expect(reexecArgv({ ...base, hasParent: true })).toBeNull();
     expect(reexecArgv({ ...base, canExecve: false })).toBeNull();
-  });
-
-  it('only for serve, found after the global options', () => {
-    expect(reexecArgv({ ...base, argv: ['/usr/bin/node', '/c.js', 'init', '--data-dir', 'serve'] })).toBeNull();
-    expect(reexecArgv({ ...base, argv: ['/usr/bin/node', '/c.js', 'version'] })).toBeNull();
-    expect(commandOf(['/usr/bin/node', '/c.js', '--data-dir', 'serve', '--config', '/etc/c.json', 'init'])).toBe('init');
-    expect(commandOf(['/usr/bin/node', '/c.js', '--data-dir', '/d', 'serve'])).toBe('serve');
-    expect(reexecArgv({ ...base, argv: ['/usr/bin/node', '/c.js', '--data-dir', '/d', 'serve'] })).not.toBeNull();
   });
 });
